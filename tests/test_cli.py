@@ -1,0 +1,38 @@
+"End-to-end: the `bon-lit` console script as a user runs it."
+import subprocess, sys
+import pandas as pd
+import fastcore.test as fct
+from bon_lit.schema import read_table, write_table
+
+
+def run(*args):
+    return subprocess.run(["bon-lit", *args], capture_output=True, text=True)
+
+
+def test_simulate_then_validate(tmp_path):
+    r = run("simulate", "--out", str(tmp_path / "d"), "--configs", "8", "--prompts", "30", "--samples", "8")
+    assert r.returncode == 0, r.stderr
+    for t in ("samples", "configs", "prompts"):
+        r = run("validate", str(tmp_path / "d" / f"{t}.parquet"))
+        assert r.returncode == 0, r.stderr
+        assert "OK" in r.stdout
+    s = read_table(tmp_path / "d" / "samples.parquet")
+    fct.test_eq(len(s), 8 * 30 * 8)
+    assert s.attrs["provenance"]["seed"] == 0 and "numpy" in s.attrs["provenance"]["packages"]
+
+
+def test_validate_reports_problem(tmp_path):
+    run("simulate", "--out", str(tmp_path / "d"), "--configs", "2", "--prompts", "5", "--samples", "4")
+    s = read_table(tmp_path / "d" / "samples.parquet")
+    write_table(pd.concat([s, s.iloc[[0]]]), tmp_path / "dup.parquet")
+    r = run("validate", str(tmp_path / "dup.parquet"))
+    assert r.returncode != 0 and "duplicate key" in r.stderr
+    (tmp_path / "junk.parquet").write_text("nope")
+    r = run("validate", str(tmp_path / "junk.parquet"))
+    assert r.returncode != 0 and "not a readable parquet" in r.stderr
+
+
+def test_help_has_examples():
+    for sub in ("simulate", "validate"):
+        r = run(sub, "--help")
+        assert r.returncode == 0 and "example" in r.stdout
