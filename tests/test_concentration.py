@@ -1,0 +1,141 @@
+"Concentration bounds, calibration, intervals and the residual term of bon_lit.concentration."
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import fastcore.test as fct
+from hypothesis import given, settings, strategies as st
+
+from bon_lit.concentration import (TERMS, FeatureBound, bernstein_eps, calibrate, coverage_study, feature_bounds,
+                                   feature_eps, hoeffding_eps, prediction_intervals, prompts_needed,
+                                   ranking_guarantee, std_eps, summarize_study, synthetic_suite, variance_eps,
+                                   _refit)
+from bon_lit.predict import GainPredictor
+
+
+# ---------------------------------------------------------------- bounds
+def test_bound_formulas():
+    fct.test_close(hoeffding_eps(100, 0.1, 0, 2), 2 * math.sqrt(math.log(20) / 200), eps=1e-12)
+    fct.test_close(bernstein_eps(None, 0.1, n=100, var=0.04), math.sqrt(2 * 0.04 * math.log(40) / 100)
+                   + 7 * math.log(40) / 297, eps=1e-12)
+    fct.test_close(variance_eps(100, 0.1, 0, 2), 4 * math.sqrt(math.log(20) / 200), eps=1e-12)
+    fct.test_close(std_eps(100, 0.1), math.sqrt(2 * math.log(20) / 99), eps=1e-12)
+    with pytest.raises(ValueError): hoeffding_eps(10, 0)
+    with pytest.raises(ValueError): bernstein_eps(np.ones(1), 0.1)
+    with pytest.raises(ValueError): variance_eps(10, 0.1, 1, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(p=st.floats(0.01, 0.99), n=st.integers(5, 80), seed=st.integers(0, 10 ** 6))
+def test_bounds_hold_monte_carlo(p, n, seed):
+    "Each radius fails at most delta of the time (plus Monte Carlo slack) on Bernoulli(p) prompts."
+    rng = np.random.default_rng(seed)
+    reps, delta = 1500, 0.1
+    x = (rng.random((reps, n)) < p).astype(float)
+    m, v = x.mean(1), x.var(1, ddof=1)
+    sd = math.sqrt(p * (1 - p))
+    slack = 3 * math.sqrt(delta * (1 - delta) / reps)
+    assert np.mean(np.abs(m - p) > hoeffding_eps(n, delta)) <= delta + slack
+    assert np.mean(np.abs(m - p) > bernstein_eps(x, delta)) <= delta + slack
+    assert np.mean(np.abs(v - sd ** 2) > variance_eps(n, delta)) <= delta + slack
+    assert np.mean(np.abs(np.sqrt(v) - sd) > std_eps(n, delta)) <= delta + slack
+
+
+def test_feature_bounds_registry_and_refusals():
+    fb = feature_bounds(["pass@1", "agreement_spread"], N=8, max_len=512)
+    assert fb["agreement_spread"].aggregate == "std" and fb["agreement_spread"].column == "agreement"
+    with pytest.raises(ValueError, match="pooled"): feature_bounds(["length_gap"], N=8, max_len=512)
+    with pytest.raises(ValueError, match="finite"): feature_bounds(["logprob_mean"], N=8, max_len=512)
+    with pytest.raises(ValueError, match="N= and max_len"): feature_bounds(["pass@1"])
+    with pytest.raises(ValueError, match="no range"): feature_bounds(["zzz"], ranges={"a": ("mean", 0, 1)})
+
+
+def test_feature_eps_union_and_caps():
+    X = pd.DataFrame({"a": [0.1, 0.2], "s": [0.3, 0.2]}, index=["c1", "c2"])
+    rg = {"a": ("mean", 0, 1), "s": ("std", 0, 1)}
+    e = feature_eps(X, n_prompts=50, delta=0.1, ranges=rg)
+    fct.test_close(e.loc["c1", "a"], hoeffding_eps(50, 0.05), eps=1e-12)
+    fct.test_close(e.loc["c1", "s"], min(std_eps(50, 0.05), 0.5 * math.sqrt(50 / 49)), eps=1e-12)
+    tiny = feature_eps(X, n_prompts=3, delta=1e-6, ranges=rg)          # capped by the range
+    assert (tiny["a"] <= 1).all() and (tiny["s"] <= 0.5 * math.sqrt(1.5) + 1e-12).all()
+
+
+# ---------------------------------------------------------------- calibration and intervals
+def _fit(nonlinear=0.0, n_prompts=600, seed=0, feats=("p", "q", "s_spread")):
+    ps, X, y, g, rg = synthetic_suite(60, n_prompts, nonlinear=nonlinear, seed=seed)
+    X = X[list(feats)]
+    tr = X.index[:30]
+    pred = GainPredictor().fit(X.loc[tr], y.loc[tr])
+    cal = calibrate(pred, X.loc[tr], y.loc[tr], ps[ps.config_id.isin(tr)], ranges=rg, n_boot=100, seed=seed)
+    return ps, X, y, g, rg, tr, pred, cal
+
+
+def test_fast_refit_matches_gain_predictor():
+    ps, X, y, g, rg, tr, pred, cal = _fit()
+    b0, B = _refit(pred, X.loc[tr], y.loc[tr].to_numpy(), [np.arange(30)])
+    fct.test_close(b0[0], pred.intercept_original_, eps=1e-10)
+    np.testing.assert_allclose(B[0], pred.coef_original_.to_numpy(), atol=1e-10)
+
+
+def test_interval_decomposition_and_levels():
+    ps, X, y, g, rg, tr, pred, cal = _fit()
+    iv = prediction_intervals(pred, X, 600, delta=0.1, calibration=cal, ranges=rg)
+    f = iv.frame
+    np.testing.assert_allclose(f.half_width, f.feature_noise + f.estimation + f.residual)
+    np.testing.assert_allclose(f.hi - f.lo, 2 * f.half_width)
+    fct.test_close(sum(iv.deltas.values()), 0.1, eps=1e-12)
+    sim = prediction_intervals(pred, X, 600, delta=0.1, calibration=cal, ranges=rg, simultaneous=True)
+    assert (sim.frame.half_width > f.half_width).all()
+    est = prediction_intervals(pred, X, 600, delta=0.1, calibration=cal, ranges=rg, against="estimate")
+    assert (est.frame.target_noise > 0).all() and (est.frame.half_width > f.half_width).all()
+    assert iv.glance().shape[0] == 1 and len(iv.tidy()) == 60 and "PredictionIntervals" in repr(iv)
+    with pytest.raises(ValueError, match="calibration"): prediction_intervals(pred, X, 600, 0.1, ranges=rg)
+    with pytest.raises(ValueError, match="lacks"): prediction_intervals(pred, X[["p"]], 600, 0.1, calibration=cal, ranges=rg)
+
+
+def test_linear_truth_covers_and_ranks():
+    ps, X, y, g, rg, tr, pred, cal = _fit(n_prompts=1000, seed=3)
+    iv = prediction_intervals(pred, X, 1000, delta=0.1, calibration=cal, ranges=rg, simultaneous=True)
+    assert iv.covers(g).all()
+    chk = ranking_guarantee(iv).check(g)
+    assert len(chk) > 0 and chk.correct.all()
+
+
+def test_residual_term_is_needed_on_nonlinear_truth():
+    """On a suite whose population gain is non-linear in the features, intervals without the residual term lose
+    coverage badly, and with it they keep it. Fails if the residual term is dropped."""
+    cov = {"with": [], "without": []}
+    for seed in range(6):
+        ps, X, y, g, rg, tr, pred, cal = _fit(nonlinear=1.0, n_prompts=1000, seed=seed, feats=("p", "q"))
+        assert cal.residual_rms > 0.03
+        new = X.index[30:]
+        for lab, terms in (("with", TERMS), ("without", ("feature_noise", "estimation"))):
+            iv = prediction_intervals(pred, X.loc[new], 1000, delta=0.1, calibration=cal, ranges=rg, terms=terms)
+            cov[lab].append(iv.covers(g).mean())
+    assert np.mean(cov["with"]) >= 0.9
+    assert np.mean(cov["without"]) < 0.75
+
+
+def test_residual_term_is_needed_on_nonlinear_simulator():
+    """The same on the simulator with SimParams(nonlinear=1) (closed-form truth via suite_truth), with features
+    whose prompt noise is small at 600 prompts: coverage holds with the residual term and drops without it."""
+    from bon_lit.simulate import SimParams
+    df = coverage_study(4, seed=100, n_configs=24, n_prompts=600, methods=("hoeffding",), deltas=(0.1,),
+                        params=SimParams(nonlinear=1.0), n_boot=100, features=("pass@1", "coverage_gap"))
+    s = summarize_study(df)
+    full, nores = s.xs("all", level="terms").coverage, s.xs("no_residual", level="terms").coverage
+    assert (full >= 0.9).all(), full
+    assert (nores < 0.9).all() and (nores <= full - 0.1).all(), nores
+
+
+def test_prompts_needed():
+    c = pd.Series({"p": 0.3, "q": -0.2})
+    rg = {"p": ("mean", 0, 1), "q": ("mean", 0, 1)}
+    n = prompts_needed(0.02, 0.1, coef=c, ranges=rg)
+    assert n == math.ceil(0.25 * math.log(2 * 2 / 0.05) / (2 * 0.02 ** 2))
+    ps, X, y, g, rg2, tr, pred, cal = _fit(nonlinear=1.0, feats=("p", "q"))
+    with pytest.raises(ValueError, match="unattainable"):
+        prompts_needed(0.01, 0.1, pred, calibration=cal, ranges=rg2, part="total")
+    n_tot = prompts_needed(0.5, 0.1, pred, calibration=cal, ranges=rg2, part="total")
+    assert n_tot >= prompts_needed(0.5, 0.1, pred, ranges=rg2)
