@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['BASIC_FEATURES', 'EMBED_MODEL', 'DEFAULT_VERIFIER', 'equation_checks', 'basic_features', 'embed_samples', 'Verifier',
-           'check_disjoint_prompts', 'pca_projection', 'train_verifier', 'default_verifier_path', 'load_verifier',
-           'score_samples', 'within_prompt_auroc', 'evaluate_verifier', 'add_cli']
+__all__ = ['BASIC_FEATURES', 'EMBED_MODEL', 'DEFAULT_VERIFIER', 'CHEAP_VERIFIER', 'equation_checks', 'basic_features',
+           'embed_samples', 'Verifier', 'check_disjoint_prompts', 'pca_projection', 'train_verifier',
+           'default_verifier_path', 'load_verifier', 'score_samples', 'within_prompt_auroc', 'evaluate_verifier',
+           'add_cli']
 
 # %% ../nbs/07_reward.ipynb #80a57494
 import re
@@ -292,15 +293,18 @@ def train_verifier(samples: pd.DataFrame, prompts: pd.DataFrame, exclude_prompts
     return v
 
 # %% ../nbs/07_reward.ipynb #23f80cec
-DEFAULT_VERIFIER = "verifier_smollm2.joblib"
+DEFAULT_VERIFIER = "verifier_smollm2.joblib"   # cheap features + SmolLM2 embeddings (PCA)
+CHEAP_VERIFIER = "verifier_cheap.joblib"       # cheap features only: no model forward pass, instant
 
-def default_verifier_path() -> Path:
-    "Path of the verifier shipped with the package."
-    return Path(str(resources.files("bon_lit") / "data" / DEFAULT_VERIFIER))
+def default_verifier_path(kind: str = "full") -> Path:
+    "Path of a verifier shipped with the package: `kind='full'` (default) or `'cheap'`."
+    if kind not in ("full", "cheap"): raise ValueError(f"kind must be 'full' or 'cheap', got {kind!r}")
+    return Path(str(resources.files("bon_lit") / "data" / (DEFAULT_VERIFIER if kind == "full" else CHEAP_VERIFIER)))
 
 def load_verifier(model_path=None) -> Verifier:
     "A `Verifier` from a path, a `Verifier` (returned as is), or None (the package default)."
     if isinstance(model_path, Verifier): return model_path
+    if model_path in ("full", "cheap"): model_path = default_verifier_path(model_path)
     path = Path(model_path) if model_path is not None else default_verifier_path()
     if not path.exists():
         raise FileNotFoundError(f"verifier file {path} not found" + ("" if model_path else
@@ -311,7 +315,8 @@ def score_samples(samples: pd.DataFrame, prompts: pd.DataFrame, model_path=None,
                   batch_size: int = 32, allow_train_prompts: bool = False) -> pd.DataFrame:
     """Copy of `samples` with `reward` = the verifier's log-odds of 'correct' for every row.
 
-    `model_path`: a verifier file, a `Verifier`, or None for the package default (`verifier` is an alias).
+    `model_path`: a verifier file, a `Verifier`, None for the package default, or `"cheap"` for the shipped
+    cheap-features verifier (no embedding pass: use it when scoring many samples must be fast; `verifier` is an alias).
     Raises if a sample's question was used to train the verifier (unless `allow_train_prompts`)."""
     v = load_verifier(verifier if verifier is not None else model_path)
     out = samples.copy()

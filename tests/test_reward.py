@@ -116,6 +116,24 @@ def test_default_verifier_loads_and_guards_its_training_prompts():
         score_samples(s[s.prompt_id.isin(train_ids)].head(2), pr)
 
 
+@pytest.mark.skipif(not default_verifier_path("cheap").exists(), reason="cheap verifier not built yet (nbs/07_reward.ipynb)")
+def test_shipped_cheap_verifier_on_held_out_prompts():
+    "The cheap-features verifier needs no model: score all held-out samples and check it beats chance."
+    from bon_lit.schema import read_table
+    from bon_lit.tasks import split_of
+    v = load_verifier("cheap")
+    assert v.embed_model is None and v.feature_names == BASIC_FEATURES
+    pr = read_table(NBS / "data" / "reward_prompts.parquet")
+    s = read_table(NBS / "data" / "reward_samples.parquet")
+    val = s[s.prompt_id.isin(set(pr.prompt_id[pr.question.map(split_of) == "val"]))]
+    sc = score_samples(val, pr, "cheap")
+    pd.testing.assert_frame_equal(sc.drop(columns="reward"), val.drop(columns="reward"))
+    ev = evaluate_verifier(sc)
+    assert ev["auroc"] > 0.7, ev
+    with pytest.raises(ValueError, match="kind must be"):
+        default_verifier_path("huge")
+
+
 @slow
 def test_default_verifier_beats_chance_on_held_out_prompts():
     from bon_lit.schema import read_table
