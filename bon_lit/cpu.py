@@ -370,13 +370,7 @@ def sample_rows(lm: LoadedModel, prompt_ids: list, rows: list, *, max_new_tokens
     return out
 
 # %% ../nbs/06a_cpu.ipynb #d815c559
-def _present(v) -> bool:
-    "True when an optional config value is set (not None/NaN/NA/empty)."
-    if v is None or v is pd.NA: return False
-    if isinstance(v, float) and math.isnan(v): return False
-    if isinstance(v, (list, tuple, np.ndarray)): return len(v) > 0
-    if isinstance(v, str): return v != ""
-    return True
+from .sampling import _present  # one definition, shared with the runner
 
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
