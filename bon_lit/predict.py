@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 # %% auto #0
 __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'PARALLEL_MIN_WORK', 'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS',
-           'Planted', 'make_planted', 'numeric_features', 'check_features', 'check_target', 'ridge_svd',
+           'Planted', 'make_planted', 'numeric_features', 'is_constant', 'check_features', 'check_target', 'ridge_svd',
            'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'lasso_alpha', 'LassoStability',
            'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'CoreRidge', 'BaselineTable',
            'baseline_table', 'ScreenResult', 'screen', 'read_features_table', 'add_cli']
@@ -103,8 +103,8 @@ def _as_frame(X) -> pd.DataFrame:
                         index=pd.Index([str(i) for i in range(A.shape[0])], name="config_id"))
 
 
-def _is_constant(A: np.ndarray) -> np.ndarray:
-    "Zero variance up to rounding (same rule as scikit-learn's StandardScaler)."
+def is_constant(A: np.ndarray) -> np.ndarray:
+    "Per column of `A`: zero variance up to rounding (same rule as scikit-learn's StandardScaler)."
     n = A.shape[0]
     mean, var = A.mean(0), A.var(0)
     eps = np.finfo(float).eps
@@ -138,7 +138,7 @@ def check_features(X, features: Sequence[str] | None = None, *, allow_constant: 
         parts = [f"{c!r} at config(s) {_fmt_ids(F.index[bad[:, j]])}" for j, c in enumerate(features) if bad[:, j].any()]
         raise ValueError(f"{pre}NaN/inf feature values: " + "; ".join(parts))
     if not allow_constant and len(F) > 1:
-        const = [c for c, k in zip(features, _is_constant(A)) if k]
+        const = [c for c, k in zip(features, is_constant(A)) if k]
         if const:
             raise ValueError(f"{pre}constant feature(s) {const} (zero variance over the {len(F)} configurations): "
                              "they cannot be standardised and carry no information; drop them")
@@ -172,7 +172,7 @@ def _standardizer(A: np.ndarray):
     "Training mean and (ddof=0) SD; zero-variance columns get SD 1, as in StandardScaler."
     mu = A.mean(0)
     sd = A.std(0)
-    sd[_is_constant(A)] = 1.0
+    sd[is_constant(A)] = 1.0
     return mu, sd
 
 
@@ -565,7 +565,7 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
 def _standardize(A):
     mu, sd = _standardizer(A)
     Z = (A - mu) / sd
-    Z[:, _is_constant(A)] = 0.0
+    Z[:, is_constant(A)] = 0.0
     return Z
 
 
@@ -832,7 +832,7 @@ class CoreRidge(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         F = check_features(X, allow_constant=True, where="CoreRidge.fit")
-        F = F.loc[:, ~_is_constant(F.to_numpy())]            # a fold may make a feature constant
+        F = F.loc[:, ~is_constant(F.to_numpy())]            # a fold may make a feature constant
         bl = bootstrap_lasso(F, y, B=self.B, threshold=self.threshold, n_jobs=1, seed=self.random_state)
         core = list(bl.core) or [bl.frequencies.index[0]]    # never empty: fall back to the most stable feature
         core += [e for e in self.extra if e in F.columns and e not in core]
@@ -1025,7 +1025,7 @@ def read_features_table(path, target: str | None = "gain", exclude: Sequence[str
     for c in bad:
         notes.append(f"feature {c!r} dropped: NaN/inf at config(s) {_fmt_ids(X.index[~np.isfinite(X[c].to_numpy())])}")
     X = X.drop(columns=bad)
-    const = [c for c, k in zip(X.columns, _is_constant(X.to_numpy())) if k] if len(X) > 1 else []
+    const = [c for c, k in zip(X.columns, is_constant(X.to_numpy())) if k] if len(X) > 1 else []
     if const: notes.append(f"constant feature(s) dropped: {const}")
     X = X.drop(columns=const)
     if X.shape[1] == 0: raise ValueError(f"no usable feature columns in {path.name}")

@@ -25,7 +25,7 @@ import pandas as pd
 from .schema import (SchemaError, read_table, validate_samples, validate_configs, validate_prompts,
                             detect_kind, package_versions)
 from .features import FEATURES, features_table, prompt_features, prompt_gain
-from .predict import GainPredictor, cross_validate, bootstrap_lasso, baseline_table, screen
+from .predict import GainPredictor, cross_validate, bootstrap_lasso, baseline_table, screen, is_constant
 from .concentration import calibrate, prediction_intervals, ranking_guarantee, prompts_needed
 from .metrics import scaling_curves, plot_scaling_curves
 
@@ -110,14 +110,6 @@ def prepare_tables(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.Dat
     return samples, configs, counts, notes
 
 # %% ../nbs/08b_report.ipynb #3facaa7b
-def _is_constant(A: np.ndarray) -> np.ndarray:
-    "Zero variance up to rounding (scikit-learn's StandardScaler rule, as in bon_lit.predict)."
-    n = A.shape[0]
-    mean, var = A.mean(0), A.var(0)
-    eps = np.finfo(float).eps
-    return var <= n * eps * var + (n * mean * eps) ** 2
-
-
 def usable_features(ft: pd.DataFrame, fit_ids, all_ids=None) -> tuple[list, dict]:
     """Registered feature columns of the features table `ft` usable as predictors: finite for every configuration in
     `all_ids` (default `fit_ids`) and not constant over `fit_ids`. Returns (features, {dropped feature: reason})."""
@@ -131,7 +123,7 @@ def usable_features(ft: pd.DataFrame, fit_ids, all_ids=None) -> tuple[list, dict
             dropped[f] = f"NaN/inf for {len(bad)} configuration(s), e.g. {bad[:3]}"
             continue
         w = ft.loc[list(fit_ids), f].to_numpy(float)
-        if len(w) > 1 and _is_constant(w[:, None])[0]:
+        if len(w) > 1 and is_constant(w[:, None])[0]:
             dropped[f] = f"constant across the {len(w)} fitted configurations (value {w[0]:.4g})"
             continue
         feats.append(f)

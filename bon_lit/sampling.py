@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 from .schema import (SchemaError, FINISH_REASONS, validate_configs, validate_prompts, validate_samples,
-                            read_table, write_table, provenance)
+                            read_table, write_table, provenance, atomic_write)
 
 # %% auto #0
 __all__ = ['ROW_KEYS', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
@@ -489,20 +489,8 @@ def _out_paths(out) -> tuple[Path, Path]:
     return out / "samples.parquet", out / "parts"
 
 # %% ../nbs/06_sampling.ipynb #d532e10b
-def _atomic_write(path: Path, write_fn):
-    "Write via a temp file in the same folder + fsync + os.replace: readers see nothing or the whole file."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write_fn(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-
 def _write_json(path: Path, obj):
-    _atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True, indent=1, default=str).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(obj, sort_keys=True, indent=1, default=str).encode()))
 
 _PART_SCHEMA = pa.schema([("config_id", pa.string()), ("prompt_id", pa.string()), ("sample_idx", pa.int64()),
                           ("text", pa.string()), ("n_tokens", pa.int64()), ("finish_reason", pa.string()),
@@ -510,7 +498,7 @@ _PART_SCHEMA = pa.schema([("config_id", pa.string()), ("prompt_id", pa.string())
 
 def _write_part(path: Path, df: pd.DataFrame):
     table = pa.Table.from_pandas(df[_PART_SCHEMA.names], schema=_PART_SCHEMA, preserve_index=False)
-    _atomic_write(path, lambda f: pq.write_table(table, f))
+    atomic_write(path, lambda f: pq.write_table(table, f))
 
 class _DirLock:
     "Exclusive advisory lock on a folder for the duration of a run (no-op where fcntl is unavailable)."

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 # %% auto #0
 __all__ = ['SAMPLE_SCHEMA', 'SAMPLE_OPTIONAL', 'CONFIG_SCHEMA', 'PROMPT_SCHEMA', 'NULLABLE', 'FINISH_REASONS', 'GRADE_STATUSES',
            'SchemaError', 'check_complete', 'validate_samples', 'validate_configs', 'validate_prompts',
-           'example_tables', 'package_versions', 'provenance', 'write_table', 'read_provenance', 'read_table',
-           'detect_kind', 'validate_table']
+           'example_tables', 'package_versions', 'provenance', 'atomic_write', 'write_table', 'read_provenance',
+           'read_table', 'detect_kind', 'validate_table']
 
 # %% ../nbs/00_schema.ipynb #d3510ba3
 SAMPLE_SCHEMA = {
@@ -234,7 +234,8 @@ def provenance(**extra) -> dict:
             "packages": package_versions(), **extra}
 
 # %% ../nbs/00_schema.ipynb #8fb193bb
-def _atomic_write_bytes(path: Path, write_fn):
+def atomic_write(path, write_fn):
+    "Write `path` via a temp file in the same folder + fsync + `os.replace`: readers see nothing or the whole file."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -267,7 +268,7 @@ def write_table(df: pd.DataFrame, path, provenance: dict | None = None) -> Path:
         meta = dict(table.schema.metadata or {})
         meta[_PROV_KEY] = prov_bytes
         table = table.replace_schema_metadata(meta)
-        _atomic_write_bytes(path, lambda f: pq.write_table(table, f))
+        atomic_write(path, lambda f: pq.write_table(table, f))
     else:
         # json.dumps writes floats with repr (exact round trip, -0.0 kept); pandas' to_json rounds to 10 digits
         cols = list(df.columns)
@@ -276,8 +277,8 @@ def write_table(df: pd.DataFrame, path, provenance: dict | None = None) -> Path:
             return v.item() if isinstance(v, np.generic) else v
         lines = (json.dumps(dict(zip(cols, map(_py, row))), ensure_ascii=False) for row in df.itertuples(index=False, name=None))
         text = "\n".join(lines) + "\n"
-        _atomic_write_bytes(path, lambda f: f.write(text.encode()))
-        _atomic_write_bytes(Path(str(path) + ".provenance.json"), lambda f: f.write(prov_bytes))
+        atomic_write(path, lambda f: f.write(text.encode()))
+        atomic_write(Path(str(path) + ".provenance.json"), lambda f: f.write(prov_bytes))
     return path
 
 # %% ../nbs/00_schema.ipynb #45b6e9b0
