@@ -19,8 +19,8 @@ from .schema import (SchemaError, FINISH_REASONS, validate_configs, validate_pro
 __all__ = ['ROW_KEYS', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
            'render_identity', 'render_text', 'topk_entropy', 'sglang_sampling_params', 'generate_payload',
            'parse_sglang_output', 'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer',
-           'config_fingerprint', 'sample_table', 'default_chat_template', 'score_sglang', 'SGLangEngineBackend',
-           'add_cli']
+           'config_fingerprint', 'parts_timing', 'sample_table', 'default_chat_template', 'score_sglang',
+           'SGLangEngineBackend', 'add_cli']
 
 # %% ../nbs/06_sampling.ipynb #be65beb0
 class SamplingError(RuntimeError):
@@ -496,8 +496,10 @@ _PART_SCHEMA = pa.schema([("config_id", pa.string()), ("prompt_id", pa.string())
                           ("text", pa.string()), ("n_tokens", pa.int64()), ("finish_reason", pa.string()),
                           ("logprob_sum", pa.float64()), ("token_entropy_mean", pa.float64())])
 
-def _write_part(path: Path, df: pd.DataFrame):
+def _write_part(path: Path, df: pd.DataFrame, meta: dict | None = None):
+    "Write one finished chunk; `meta` (e.g. its wall time) goes into the parquet key-value metadata under `bon_lit`."
     table = pa.Table.from_pandas(df[_PART_SCHEMA.names], schema=_PART_SCHEMA, preserve_index=False)
+    if meta: table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"bon_lit": json.dumps(meta).encode()})
     atomic_write(path, lambda f: pq.write_table(table, f))
 
 class _DirLock:
@@ -556,6 +558,18 @@ def _check_rows(rows, config: dict, prompts: list[dict], n: int) -> pd.DataFrame
 def _load_table(x, kind: str) -> pd.DataFrame:
     if isinstance(x, (str, Path)): x = read_table(x)
     return validate_configs(x) if kind == "configs" else validate_prompts(x)
+
+def parts_timing(cdir) -> dict:
+    "Sampling cost of one config folder, summed over its finished parts: wall seconds, samples, tokens; parts written before timings were recorded are counted apart."
+    t = {"wall_s": 0.0, "n_samples_timed": 0, "n_tokens_timed": 0, "n_parts": 0, "n_parts_untimed": 0}
+    for f in sorted(Path(cdir).glob("*.parquet")):
+        t["n_parts"] += 1
+        raw = (pq.read_metadata(f).metadata or {}).get(b"bon_lit")
+        if raw is None: t["n_parts_untimed"] += 1; continue
+        m = json.loads(raw)
+        t["wall_s"] += m["wall_s"]; t["n_samples_timed"] += m["n_samples"]; t["n_tokens_timed"] += m["n_tokens"]
+    t["wall_s"] = round(t["wall_s"], 3)
+    return t
 
 def _done_prompts(cdir: Path) -> set:
     "prompt_ids covered by the finished parts in a config's folder."
@@ -657,9 +671,12 @@ def sample_table(configs, prompts, out, backend: Backend, chunk_size: int = 16, 
                 N = int(cfg["n_samples"])
                 pdicts = [{**{k: p[k] for k in ("prompt_id", "domain", "question", "gold")},
                            "seed": prompt_seed(cfg["seed"], cfg["config_id"], p["prompt_id"])} for p in todo]
+                t_chunk = time.perf_counter()
                 df = _check_rows(backend.generate(cfg, pdicts, N, int(cfg["seed"])), cfg, pdicts, N)
                 name = hashlib.sha256((fp + "\n" + "\n".join(p["prompt_id"] for p in todo)).encode()).hexdigest()[:20]
-                _write_part(cdir / f"{name}.parquet", df)
+                # the chunk's wall time travels with it, so a suite sampled over many interrupted runs still knows its cost
+                _write_part(cdir / f"{name}.parquet", df, {"wall_s": round(time.perf_counter() - t_chunk, 3),
+                                                           "n_samples": len(df), "n_tokens": int(df.n_tokens.sum())})
                 written += 1; gen_s += len(df); gen_tok += int(df.n_tokens.sum())
                 el = max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix({"samples/s": f"{gen_s / el:.3g}", "tok/s": f"{gen_tok / el:.3g}"}, refresh=False)
@@ -683,7 +700,8 @@ def sample_table(configs, prompts, out, backend: Backend, chunk_size: int = 16, 
                 "prompt_template": cfg["prompt_template"], "sampling_params": _config_sampling_params(cfg),
                 "fingerprint": fp, "n_prompts": len(pids),
                 "identity": _record_identity(cdir, backend.identity(cfg)) if not (cdir / "_identity.json").exists()
-                            else json.loads((cdir / "_identity.json").read_text())}
+                            else json.loads((cdir / "_identity.json").read_text()),
+                "timing": parts_timing(cdir)}
                 for cfg, cdir, pids, fp in used}})
         samples.attrs["provenance"] = prov
         write_table(samples, table_path, provenance=prov)

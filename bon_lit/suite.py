@@ -8,7 +8,7 @@ import json, time, platform
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .schema import read_table, write_table, provenance, validate_samples, validate_configs, validate_prompts
+from .schema import read_table, write_table, provenance, validate_samples, validate_configs, validate_prompts, atomic_write
 
 # %% auto #0
 __all__ = ['SUITE_FAMILIES', 'SUITE_METHODS', 'SUITE_DOMAINS', 'SUITE_DEFAULTS', 'DATA_DIR', 'suite_configs', 'suite_prompts',
@@ -65,23 +65,31 @@ def build_suite(work="suite_build", out_dir=None, stages=("sample", "grade", "re
     train_configs = configs.assign(n_samples=o["n_train_samples"], seed=o["seed"] + 1)
     from bon_lit.cpu import CPUBackend
     backend = CPUBackend()
+    save_timings = lambda: atomic_write(work / "timings.json", lambda f: f.write(json.dumps(timings, indent=1).encode()))
     if "sample" in stages:
         t0 = time.time()
-        _log(f"sampling verifier-training pass: {len(train_configs)} configs × {len(train) // 2} prompts × {o['n_train_samples']}")
-        sample_table(train_configs, train, work / "train", backend)
-        _log(f"sampling validation pass: {len(configs)} configs × {len(val) // 2} prompts × N={o['n_samples']}")
-        sample_table(configs, val, work / "val", backend)
-        timings["sample_s"] = timings.get("sample_s", 0) + round(time.time() - t0, 1)
-        (work / "timings.json").write_text(json.dumps(timings))
+        run = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "completed": False}
+        try:
+            _log(f"sampling verifier-training pass: {len(train_configs)} configs × {len(train) // 2} prompts × {o['n_train_samples']}")
+            sample_table(train_configs, train, work / "train", backend)
+            _log(f"sampling validation pass: {len(configs)} configs × {len(val) // 2} prompts × N={o['n_samples']}")
+            sample_table(configs, val, work / "val", backend)
+            run["completed"] = True
+        finally:   # an interrupted run is still counted (a SIGKILL is not: each part's own wall time covers that)
+            run["seconds"] = round(time.time() - t0, 1)
+            timings.setdefault("sample_runs", []).append(run)
+            timings["sample_s"] = round(sum(r["seconds"] for r in timings["sample_runs"]), 1)
+            save_timings()
     if "grade" in stages:
         from bon_lit.grade import grade_samples
         t0 = time.time()
         for split, prompts in (("train", train), ("val", val)):
             s = read_table(work / split / "samples.parquet")
             g = grade_samples(s, prompts)
-            write_table(g, work / f"graded_{split}.parquet", {**s.attrs.get("provenance", {}), "graded": True})
+            grading = {k: v for k, v in g.attrs["grading"].items() if k != "ungradable_examples"}
+            write_table(g, work / f"graded_{split}.parquet", {**s.attrs.get("provenance", {}), "grading": grading})
         timings["grade_s"] = round(time.time() - t0, 1)
-        (work / "timings.json").write_text(json.dumps(timings))
+        save_timings()
     if "reward" in stages:
         from bon_lit import reward
         t0 = time.time()
@@ -93,23 +101,44 @@ def build_suite(work="suite_build", out_dir=None, stages=("sample", "grade", "re
         scored = reward.score_samples(gval, val, verifier=ver)
         ev = reward.evaluate_verifier(scored)   # held-out: validation prompts were never seen in training
         _log(f"verifier on validation samples: {ev}")
-        write_table(scored, work / "scored_val.parquet", {**gval.attrs.get("provenance", {}), "verifier_eval": ev})
+        verifier = {"file": "suite_verifier.joblib", "format": ver.FORMAT, "embed_model": ver.embed_model,
+                    "feature_names": list(ver.feature_names), "info": ver.info,
+                    "trained_on": f"{len(gtrain):,} samples of {gtrain.prompt_id.nunique()} training prompts (disjoint from validation)"}
+        write_table(scored, work / "scored_val.parquet", {**gval.attrs.get("provenance", {}), "verifier": verifier,
+                                                          "verifier_eval": ev})
         timings["reward_s"] = round(time.time() - t0, 1)
         timings["verifier_eval_val"] = ev
-        (work / "timings.json").write_text(json.dumps(timings))
+        save_timings()
     if "ship" in stages:
+        import shutil
         scored = read_table(work / "scored_val.parquet")
         scored = validate_samples(scored, prompts=val, configs=configs, require=("reward",))
+        sp = scored.attrs.get("provenance", {})
         prov = provenance(suite="bon_lit real CPU mini-suite", build_command="bon-lit build-suite --work suite_build",
-                          options=o, sampling=scored.attrs.get("provenance", {}), timings=timings,
+                          options=o, sampling=sp.get("sampling", {}), grading=sp.get("grading", {}),
+                          verifier=sp.get("verifier", {}), verifier_eval=sp.get("verifier_eval", {}), timings=timings,
+                          sampling_parts_timing=_parts_timing(work),
                           models={m: backend.identity({"model": m, "config_id": m}) for m in SUITE_FAMILIES.values()})
         out_dir.mkdir(parents=True, exist_ok=True)
         keep = [c for c in scored.columns if c != "text"] + ["text"]
         write_table(scored[keep], out_dir / "suite_samples.parquet", prov)
         write_table(configs, out_dir / "suite_configs.parquet", prov)
         write_table(val, out_dir / "suite_prompts.parquet", prov)
+        # the verifier that produced the reward column ships too, so every reward can be recomputed
+        if (work / "verifier.joblib").exists(): shutil.copyfile(work / "verifier.joblib", out_dir / "suite_verifier.joblib")
         _log(f"shipped {len(scored):,} samples to {out_dir}")
     return timings
+
+
+def _parts_timing(work: Path) -> dict:
+    "Per pass (train, val): sampling wall time summed over the finished parts that recorded it (`sampling.parts_timing`)."
+    from bon_lit.sampling import parts_timing
+    out = {}
+    for split in ("train", "val"):
+        d = Path(work) / split / "parts"
+        ts = [parts_timing(c) for c in sorted(d.iterdir()) if c.is_dir()] if d.exists() else []
+        out[split] = {k: round(sum(t[k] for t in ts), 3) for k in ts[0]} if ts else {}
+    return out
 
 # %% ../nbs/08a_suite.ipynb #06d9ed4b
 def load_suite(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
