@@ -10,6 +10,7 @@ from fractions import Fraction
 from importlib.metadata import version as _pkg_version
 import numpy as np
 import pandas as pd
+from .schema import prompt_columns
 
 # %% auto #0
 __all__ = ['GRADER_VERSION', 'parse_options', 'extract_answer', 'Ungradable', 'is_equivalent', 'answer_key', 'UngradableWarning',
@@ -429,18 +430,12 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
     question text. `timeout`: wall-clock seconds per Math-Verify pair; `n_jobs`: worker processes (default: all cores)."""
     from tqdm import tqdm
     t_start = time.perf_counter()
-    for col, tab in (("text", samples), ("prompt_id", samples), ("prompt_id", prompts), ("question", prompts),
-                     ("gold", prompts), ("domain", prompts)):
-        if col not in tab.columns: raise ValueError(f"grade_samples: column '{col}' is missing")
+    if "text" not in samples.columns: raise ValueError("grade_samples: column 'text' is missing")
+    q = prompt_columns(samples, prompts, ("question", "gold", "domain"), where="grade_samples")
     pr = prompts.drop_duplicates("prompt_id").set_index("prompt_id")
-    unknown = ~samples["prompt_id"].isin(pr.index)
-    if unknown.any():
-        raise ValueError(f"grade_samples: {int(unknown.sum())} samples have prompt_id unknown to the prompt table, "
-                         f"e.g. {samples.loc[unknown, 'prompt_id'].unique()[:5].tolist()}")
     bad_dom = ~pr["domain"].isin(["math", "reasoning"])
     if bad_dom.any(): raise ValueError(f"grade_samples: unknown domain(s) {pr.loc[bad_dom, 'domain'].unique().tolist()}")
-    dom = samples["prompt_id"].map(pr["domain"]).to_numpy(dtype=object)
-    gold = samples["prompt_id"].map(pr["gold"]).to_numpy(dtype=object)
+    dom, gold = q["domain"].to_numpy(dtype=object), q["gold"].to_numpy(dtype=object)
     opts = {pid: parse_options(q) for pid, q, d in zip(pr.index, pr["question"], pr["domain"]) if d == "reasoning"}
     pids = samples["prompt_id"].to_numpy(dtype=object)
     texts = samples["text"].to_numpy(dtype=object)

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from .schema import prompt_columns
 
 # %% auto #0
 __all__ = ['BASIC_FEATURES', 'EMBED_MODEL', 'DEFAULT_VERIFIER', 'CHEAP_VERIFIER', 'equation_checks', 'basic_features',
@@ -50,14 +51,7 @@ def equation_checks(text: str) -> tuple:
 
 def _prompt_lookup(samples: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
     "Question and domain of every sample's prompt (error if a prompt_id is unknown)."
-    for col in ("prompt_id", "question", "domain"):
-        if col not in prompts.columns: raise ValueError(f"prompt table: column '{col}' is missing")
-    pr = prompts.drop_duplicates("prompt_id").set_index("prompt_id")
-    unknown = ~samples["prompt_id"].isin(pr.index)
-    if unknown.any():
-        raise ValueError(f"{int(unknown.sum())} samples have prompt_id unknown to the prompt table, "
-                         f"e.g. {samples.loc[unknown, 'prompt_id'].unique()[:5].tolist()}")
-    return pr.loc[samples["prompt_id"].to_numpy(), ["question", "domain"]].reset_index(drop=True)
+    return prompt_columns(samples, prompts, ("question", "domain"))
 
 def _text_features(text, question, domain) -> list:
     from bon_lit.grade import extract_answer, parse_options

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 # %% auto #0
 __all__ = ['SAMPLE_SCHEMA', 'SAMPLE_OPTIONAL', 'CONFIG_SCHEMA', 'PROMPT_SCHEMA', 'NULLABLE', 'FINISH_REASONS', 'GRADE_STATUSES',
            'SchemaError', 'check_complete', 'validate_samples', 'validate_configs', 'validate_prompts',
-           'example_tables', 'package_versions', 'provenance', 'atomic_write', 'write_table', 'read_provenance',
-           'read_table', 'detect_kind', 'validate_table']
+           'example_tables', 'prompt_columns', 'package_versions', 'provenance', 'atomic_write', 'write_table',
+           'read_provenance', 'read_table', 'detect_kind', 'validate_table']
 
 # %% ../nbs/00_schema.ipynb #d3510ba3
 SAMPLE_SCHEMA = {
@@ -212,6 +212,21 @@ def example_tables(n_configs: int = 2, n_prompts: int = 3, n_samples: int = 4, s
                          answer=ans.astype(str), correct=pd.array(ans.astype(str) == gold.to_numpy(), dtype="boolean"),
                          reward=rng.normal(size=n))
     return validate_samples(samples), validate_configs(configs), validate_prompts(prompts)
+
+# %% ../nbs/00_schema.ipynb #d2e0c91c
+def prompt_columns(samples: pd.DataFrame, prompts: pd.DataFrame, columns=("question", "domain"),
+                   where: str = "") -> pd.DataFrame:
+    "The prompt-table `columns` of every sample's prompt, aligned with the rows of `samples` (fresh 0..n-1 index)."
+    pre = f"{where}: " if where else ""
+    for col, tab, name in [("prompt_id", samples, "sample"), ("prompt_id", prompts, "prompt")] + \
+                          [(c, prompts, "prompt") for c in columns]:
+        if col not in tab.columns: raise SchemaError(f"{pre}{name} table: column '{col}' is missing")
+    pr = prompts.drop_duplicates("prompt_id").set_index("prompt_id")
+    unknown = ~samples["prompt_id"].isin(pr.index)
+    if unknown.any():
+        raise SchemaError(f"{pre}{int(unknown.sum())} samples have prompt_id unknown to the prompt table, "
+                          f"e.g. {samples.loc[unknown, 'prompt_id'].unique()[:5].tolist()}")
+    return pr.loc[samples["prompt_id"].to_numpy(), list(columns)].reset_index(drop=True)
 
 # %% ../nbs/00_schema.ipynb #8b7707b8
 _PROV_KEY = b"bon_lit.provenance"
