@@ -3,6 +3,7 @@
   python .ci/readme.py            regenerate README.md from nbs/index.ipynb
   python .ci/readme.py --check    fail if README.md differs from what index.ipynb renders to
   python .ci/readme.py --test-command   print the README's test command (the one .ci/run calls)
+  python .ci/readme.py --main-command   print the README's main-job command (.ci/run runs it twice)
 """
 import sys, re
 from pathlib import Path
@@ -16,10 +17,14 @@ def render() -> str:
     body, _ = MarkdownExporter().from_notebook_node(nb)
     return body.strip() + "\n"
 
-def test_command(text: str) -> str:
-    m = re.search(r"\*\*Every test\*\*.*?```(?:sh|bash)?\n(.+?)\n```", text, re.S)
-    if not m: sys.exit("README.md has no '**Every test**' code block")
+def block_after(text: str, label: str) -> str:
+    "The first code block after the bold `label` in the README."
+    m = re.search(r"\*\*" + re.escape(label) + r"\*\*.*?```(?:sh|bash)?\n(.+?)\n```", text, re.S)
+    if not m: sys.exit(f"README.md has no '**{label}**' code block")
     return m.group(1).strip()
+
+def test_command(text: str) -> str: return block_after(text, "Every test")
+def main_command(text: str) -> str: return block_after(text, "Main job")
 
 if __name__ == "__main__":
     readme = ROOT / "README.md"
@@ -29,5 +34,7 @@ if __name__ == "__main__":
         print("README.md matches nbs/index.ipynb")
     elif "--test-command" in sys.argv:
         print(test_command(readme.read_text()))
+    elif "--main-command" in sys.argv:
+        print(main_command(readme.read_text()))
     else:
         readme.write_text(render()); print("wrote README.md")

@@ -249,6 +249,10 @@ def provenance(**extra) -> dict:
             "packages": package_versions(), **extra}
 
 # %% ../nbs/00_schema.ipynb #8fb193bb
+def _umask() -> int:
+    m = os.umask(0); os.umask(m)
+    return m
+
 def atomic_write(path, write_fn):
     "Write `path` via a temp file in the same folder + fsync + `os.replace`: readers see nothing or the whole file."
     path = Path(path)
@@ -259,6 +263,7 @@ def atomic_write(path, write_fn):
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600 files; give the usual permissions of a new file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)

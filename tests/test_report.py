@@ -80,11 +80,11 @@ def test_summary_byte_identical(runs):
     fct.test_eq((a / "summary.json").read_bytes(), (b / "summary.json").read_bytes())
 
 
-def test_budget(runs):
-    "Default budget on a suite of ~20-36 configs: the issue asks for <= 60 s on 2 cores (loose guard: shared machine)."
-    for _, res, secs in runs:
-        print(f"run_pipeline: {secs:.1f} s; stages {({k: round(v, 2) for k, v in res.timings.items()})}")
-        assert secs < 120
+def test_stage_timings_recorded(runs):
+    "Every stage is timed (the <= 60 s budget itself is measured by benchmarks/bench_demo.py, not asserted here)."
+    for _, res, _ in runs:
+        assert {"validate", "features", "cross-validation", "bootstrap-Lasso", "intervals", "total"} <= set(res.timings)
+        assert all(v >= 0 for v in res.timings.values())
 
 
 def test_degenerate_suite(tmp_path):
@@ -154,12 +154,16 @@ def test_cli_demo_without_suite(tmp_path):
     assert r.returncode == 2 and "not available" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-@pytest.mark.skipif(not HAVE_SUITE, reason="bon_lit.suite (the shipped real suite) is not available yet")
-def test_cli_demo(tmp_path):
-    t = time.perf_counter()
+@pytest.mark.skipif(not HAVE_SUITE, reason="the shipped real suite is not available")
+def test_cli_demo(tmp_path, runs):
+    "`bon-lit demo` = `run_pipeline` on the shipped suite with default settings: the same summary, a full report."
     r = _cli("demo", "--out", str(tmp_path / "demo"))
-    secs = time.perf_counter() - t
     assert r.returncode == 0, r.stderr
+    assert "spearman" in r.stdout.lower() and "report.html" in r.stdout
     s = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert s["n_configs"] >= 20 and isinstance(s["spearman_loo"], float)
-    assert secs < 120, secs
+    ref = dict(runs[0][1].summary)
+    for d in (s, ref): d["inputs"] = {k: v for k, v in d["inputs"].items() if k != "source"}
+    fct.test_eq(s, ref)
+    for key in ("n_configs", "spearman_loo", "spearman_lofo", "strict_core", "selection_frequencies"): assert key in s
+    assert s["n_configs"] >= 20 and isinstance(s["spearman_loo"], float) and isinstance(s["spearman_lofo"], float)
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 50_000
