@@ -204,11 +204,28 @@ def fig_oof(cvs: dict):
     return fig
 
 
-def fig_frequencies(bl, max_features: int = 25):
-    "Bootstrap-Lasso selection frequency per feature, strict core in red, threshold dashed."
-    k = min(max_features, len(bl.frequencies))
-    fig = _figure(5.0, 0.22 * k + 1.1)
-    bl.plot(ax=fig.subplots(), max_features=max_features)
+def fig_frequencies(bl, light=None, max_features: int = 25):
+    """Bootstrap-Lasso selection frequency per feature, strict core in red, threshold dashed; with `light` (the same
+    resamples at a lighter, cross-validated penalty) a second, hollow bar per feature for comparison."""
+    if light is None:
+        k = min(max_features, len(bl.frequencies))
+        fig = _figure(5.0, 0.22 * k + 1.1)
+        bl.plot(ax=fig.subplots(), max_features=max_features)
+        fig.tight_layout()
+        return fig
+    both = pd.DataFrame({"main": bl.frequencies, "light": light.frequencies}).fillna(0.0)
+    both = both.loc[both.max(axis=1).sort_values(ascending=False, kind="stable").index].head(max_features)[::-1]
+    fig = _figure(5.4, 0.3 * len(both) + 1.3)
+    ax = fig.subplots()
+    pos = np.arange(len(both))
+    ax.barh(pos + 0.2, both["main"], height=0.4, color=["C3" if f in bl.core else "C0" for f in both.index],
+            label=f"{bl.alpha_info.get('rule')} penalty {bl.alpha:.3g} (core in red)")
+    ax.barh(pos - 0.2, both["light"], height=0.4, facecolor="none", edgecolor="C1",
+            label=f"lighter: {light.alpha_info.get('rule')} penalty {light.alpha:.3g}")
+    ax.axvline(bl.threshold, color="k", ls="--", lw=1)
+    ax.set_yticks(pos, both.index, fontsize=7); ax.set_xlim(0, 1.0)
+    ax.set_xlabel(f"selection frequency ({bl.B} bootstrap resamples)")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -412,6 +429,7 @@ class PipelineResult:
     notes: list
     timings: dict
     figures: dict = field(repr=False, default_factory=dict)   # name -> matplotlib Figure
+    lasso_light: object = None      # LassoStability at the lighter cross-validated penalty (sensitivity)
     images: dict = field(repr=False, default_factory=dict)    # name -> PNG data URI (what report.html embeds)
 
     @property
@@ -523,6 +541,9 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     # 4. bootstrap-Lasso ---------------------------------------------------------------------------------------------
     pr.start("bootstrap-Lasso")
     bl = bootstrap_lasso(X, y, B=B, threshold=threshold, n_jobs=1, seed=seed)
+    # the same resamples at the lighter LassoCV penalty: shows what the conservative default leaves out
+    try: bl_light = bootstrap_lasso(X, y, B=B, threshold=threshold, alpha_rule="min", n_jobs=1, seed=seed)
+    except ValueError as e: bl_light = None; notes.append(f"lighter-penalty bootstrap-Lasso skipped: {e}")
     # 5. baselines -----------------------------------------------------------------------------------------------------
     pr.start("baselines")
     bts = {"loo": baseline_table(X, y, core=bl.core, scheme="loo", **kw)}
@@ -599,6 +620,8 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
         "cv": {k: _cv_summary(v) for k, v in cvs.items()},
         "features_used": feats, "features_dropped": dropped,
         "strict_core": list(bl.core), "selection_frequencies": bl.frequencies.to_dict(),
+        "lasso_light": ({"alpha": bl_light.alpha, "alpha_rule": bl_light.alpha_info.get("rule"), "core": list(bl_light.core),
+                         "selection_frequencies": bl_light.frequencies.to_dict()} if bl_light is not None else None),
         "lasso": {"B": bl.B, "threshold": threshold, "alpha": bl.alpha, "alpha_rule": bl.alpha_info.get("rule"),
                   "n_not_converged": bl.n_not_converged},
         "baselines": {r["model"]: {k: v for k, v in r.items() if k != "model"} for r in base.to_dict("records")},
@@ -621,8 +644,8 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     }
     summary = json.loads(dumps_summary(summary))
     res = PipelineResult(out, summary, ft, feats, dropped, cvs, bl, base, final, rule, predictor, cal, iv, cert, scr,
-                         curves, grade_counts, notes, pr.times)
-    res.figures = {"oof": fig_oof(cvs), "frequencies": fig_frequencies(bl),
+                         curves, grade_counts, notes, pr.times, lasso_light=bl_light)
+    res.figures = {"oof": fig_oof(cvs), "frequencies": fig_frequencies(bl, bl_light),
                    "curves": fig_curves(curves, ft["gain"]), "curves_summary": fig_curves_summary(curves, configs)}
     if iv is not None: res.figures["intervals"] = fig_intervals(iv.frame, ft[[c for c in ("gain", "gain_lo", "gain_hi") if c in ft]], delta)
     if write:
@@ -774,7 +797,11 @@ def render_html(res: PipelineResult, configs: pd.DataFrame, provs: dict, title: 
              f"the dashed line ({s['lasso']['threshold']}) form the strict core: "
              f"<b>{_e(', '.join(s['strict_core']) or 'empty')}</b>. A low frequency for every feature means no single "
              "feature is reliably needed (often because several carry the same information), not that none matters.</p>"
-             "<div class='flex'>" + _img(_uri(res, "frequencies"), "selection frequencies")
+             + (f"<p>Hollow bars: the same resamples with the lighter penalty chosen by cross-validation (LassoCV minimum, "
+                f"{s['lasso_light']['alpha']:.3g}), which keeps more features — and, on planted truths, more irrelevant "
+                f"ones (nbs/04_predict). Its strict core: <b>{_e(', '.join(s['lasso_light']['core']) or 'empty')}</b>.</p>"
+                if s.get("lasso_light") else "")
+             + "<div class='flex'>" + _img(_uri(res, "frequencies"), "selection frequencies")
              + "</div></section>")
     # intervals
     if res.intervals is not None:
