@@ -624,8 +624,9 @@ def prediction_intervals(predictor, features: pd.DataFrame, n_prompts=None, delt
         parts.append("target_noise")
     hw = out[parts].sum(axis=1)
     out.insert(1, "half_width", hw)
-    out.insert(1, "hi", out.pred + hw)
-    out.insert(1, "lo", out.pred - hw)
+    # the gain cannot leave target_range: intersecting with it keeps every guarantee and drops impossible values
+    out.insert(1, "hi", np.minimum(out.pred + hw, target_range[1]))
+    out.insert(1, "lo", np.maximum(out.pred - hw, target_range[0]))
     out["n_prompts"] = n.astype(int)
     return PredictionIntervals(out, eps, pd.Series(beta, index=feats, name="coef"), delta, dl, method,
                                simultaneous, terms, against)

@@ -83,7 +83,9 @@ def test_interval_decomposition_and_levels():
     iv = prediction_intervals(pred, X, 600, delta=0.1, calibration=cal, ranges=rg)
     f = iv.frame
     np.testing.assert_allclose(f.half_width, f.feature_noise + f.estimation + f.residual)
-    np.testing.assert_allclose(f.hi - f.lo, 2 * f.half_width)
+    # pred ± half-width, intersected with the gain's range [-1, 1]
+    np.testing.assert_allclose(f.hi, np.minimum(f.pred + f.half_width, 1.0))
+    np.testing.assert_allclose(f.lo, np.maximum(f.pred - f.half_width, -1.0))
     fct.test_close(sum(iv.deltas.values()), 0.1, eps=1e-12)
     sim = prediction_intervals(pred, X, 600, delta=0.1, calibration=cal, ranges=rg, simultaneous=True)
     assert (sim.frame.half_width > f.half_width).all()
