@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_cpu.ipynb #8265af2a
 from __future__ import annotations
-import os, math, time, hashlib, inspect, functools, importlib.util, contextlib, warnings
+import os, re, json, math, time, hashlib, inspect, functools, importlib.util, contextlib, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -13,9 +13,9 @@ import pandas as pd
 from .sampling import sample_seed, prompt_seed, render_text
 
 # %% auto #0
-__all__ = ['MODELS', 'DEFAULT_MODEL', 'ModelSpec', 'resolve_model', 'LoadedModel', 'load_model', 'step_distribution',
-           'choose_tokens', 'row_uniforms', 'kv_bytes_per_token', 'sample_rows', 'auto_threads', 'CPUBackend',
-           'teacher_forced_logprobs']
+__all__ = ['MODELS', 'DEFAULT_MODEL', 'ModelSpec', 'resolve_model', 'checkpoint_root', 'split_model_name', 'checkpoint_dir',
+           'LoadedModel', 'load_fresh', 'load_model', 'step_distribution', 'choose_tokens', 'row_uniforms',
+           'kv_bytes_per_token', 'sample_rows', 'auto_threads', 'CPUBackend', 'teacher_forced_logprobs']
 
 # %% ../nbs/06a_cpu.ipynb #7658640a
 def _site_package_dir(pkg: str) -> Path:
@@ -74,6 +74,25 @@ def resolve_model(name: str) -> ModelSpec:
     raise ValueError(f"unknown CPU model {name!r}; available: {sorted(MODELS)} "
                      f"(aliases: {sorted(a for s in MODELS.values() for a in s.aliases)})")
 
+# %% ../nbs/06a_cpu.ipynb #fbe1642f
+def checkpoint_root() -> Path:
+    "Folder holding post-trained checkpoints: `$BON_LIT_CHECKPOINTS`, else `~/.cache/bon_lit/checkpoints`."
+    return Path(os.environ.get("BON_LIT_CHECKPOINTS") or Path.home() / ".cache" / "bon_lit" / "checkpoints")
+
+def split_model_name(name: str) -> tuple[ModelSpec, str | None]:
+    "`'SmolLM2-135M-Instruct@sft'` -> (the base `ModelSpec`, `'sft'`); a plain name -> (spec, None)."
+    base, _, method = str(name).partition("@")
+    method = method.strip() or None
+    if method == "base": method = None
+    if method is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", method):
+        raise ValueError(f"bad post-training method {method!r} in model name {name!r}")
+    return resolve_model(base), method
+
+def checkpoint_dir(spec: ModelSpec, method: str, root=None) -> Path:
+    "Where the checkpoint of `spec` post-trained by `method` lives (a folder with safetensors, tokenizer, recipe.json)."
+    return Path(root or checkpoint_root()) / f"{spec.family.lower()}-{method}"
+
+
 # %% ../nbs/06a_cpu.ipynb #5b16dd2a
 @dataclass
 class LoadedModel:
@@ -107,17 +126,36 @@ def _quiet_transformers():
         hf_logging.set_verbosity(level)
         if bar: hf_logging.enable_progress_bar()
 
-@functools.lru_cache(maxsize=None)
-def _load(name: str) -> LoadedModel:
+def _from_pretrained(name: str, root=None):
+    "(spec, path, tokenizer, float32 model) of `name`: the shipped GGUF, or a post-trained checkpoint `base@method`."
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
     from transformers import AutoTokenizer, AutoModelForCausalLM
-    spec, t0 = MODELS[name], time.perf_counter()
-    path = spec.locate()
+    spec, method = split_model_name(name)
+    if method is None:
+        path = spec.locate()
+        kw = dict(gguf_file=path.name); folder = path.parent
+    else:
+        folder = path = checkpoint_dir(spec, method, root)
+        if not (path / "recipe.json").exists():
+            fam = {"SmolLM2": "smollm2", "Gemma-3": "gemma3"}.get(spec.family, spec.family.lower())
+            raise FileNotFoundError(f"checkpoint {name!r} is not built in {path}: run "
+                                    f"`bon-lit posttrain --family {fam} --method {method}` (deterministic, cached)")
+        kw = {}
     with _quiet_transformers(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)   # GGUF -> float32
+        tok = AutoTokenizer.from_pretrained(str(folder), **kw)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype="float32", **kw)   # GGUF -> float32
+    return spec, path, tok, model
+
+def load_fresh(name: str, root=None):
+    "A new (tokenizer, trainable float32 model) of `name`, not shared with the sampling cache (for post-training)."
+    _, _, tok, model = _from_pretrained(name, root)
+    return tok, model
+
+@functools.lru_cache(maxsize=2)      # a grid build walks checkpoints one after another: keep memory bounded
+def _load(name: str, root: str | None = None) -> LoadedModel:
+    t0 = time.perf_counter()
+    spec, path, tok, model = _from_pretrained(name, root)
     model.eval()
     eos = set()
     for v in (model.generation_config.eos_token_id, tok.eos_token_id):
@@ -130,8 +168,10 @@ def _load(name: str) -> LoadedModel:
     return LoadedModel(spec, path, tok, model, tuple(sorted(eos)), int(pad), time.perf_counter() - t0)
 
 def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
-    "Load (once per process) the CPU model `name`: tokenizer, float32 model, EOS ids, pad id."
-    return _load(resolve_model(name).name)
+    """Load (cached per process) the CPU model `name`: tokenizer, float32 model, EOS ids, pad id. `name` is a
+    registered model (or alias), or `model@method` for a post-trained checkpoint under `checkpoint_root()`."""
+    spec, method = split_model_name(name)
+    return _load(spec.name + (f"@{method}" if method else ""), str(checkpoint_root()))
 
 # %% ../nbs/06a_cpu.ipynb #6894569a
 def step_distribution(logits, temperature: float = 1.0, return_probs: bool = False):
@@ -410,15 +450,20 @@ class CPUBackend:
         return (f"CPUBackend(model={self.model!r}, batch_size={self.batch_size}, num_threads={self.num_threads}, "
                 f"raw_logprobs={self.raw_logprobs})")
 
-    def spec(self, config: dict) -> ModelSpec:
-        "The model of `config` (`config['model']`, or the backend's `model` when the config names none)."
+    def model_name(self, config: dict) -> str:
+        "Full model name of `config`: canonical name, plus `@method` for a post-trained checkpoint."
         name = config.get("model") if _present(config.get("model")) else None
-        if name and self.model and resolve_model(name).name != self.model:
+        if name and self.model and split_model_name(name)[0].name != self.model:
             raise ValueError(f"config {config.get('config_id')!r} asks for model {name!r} but this CPUBackend "
                              f"was built for {self.model!r}")
         if not (name or self.model):
             raise ValueError(f"config {config.get('config_id')!r} names no model and CPUBackend(model=...) is unset")
-        return resolve_model(name or self.model)
+        spec, method = split_model_name(name or self.model)
+        return spec.name + (f"@{method}" if method else "")
+
+    def spec(self, config: dict) -> ModelSpec:
+        "The (base) model spec of `config` (`config['model']`, or the backend's `model` when the config names none)."
+        return split_model_name(self.model_name(config))[0]
 
     def stop_strings(self, config: dict) -> tuple:
         "The config's `stop` (str or list) if set, else the model's default stop strings."
@@ -428,7 +473,7 @@ class CPUBackend:
 
     def prompt_text(self, config: dict, prompt: dict) -> str:
         "The exact text fed to the model for `prompt` (rendered template, chat-templated for instruct models)."
-        lm = load_model(self.spec(config).name)
+        lm = load_model(self.model_name(config))
         chat = None
         if lm.spec.chat:
             chat = lambda msgs: lm.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
@@ -436,7 +481,7 @@ class CPUBackend:
 
     def encode(self, config: dict, prompt: dict) -> list:
         "Token ids of `prompt_text` (special tokens come from the chat template, or BOS for the base model)."
-        lm = load_model(self.spec(config).name)
+        lm = load_model(self.model_name(config))
         return lm.tokenizer(self.prompt_text(config, prompt), add_special_tokens=not lm.spec.chat)["input_ids"]
 
     def _threads(self) -> int:
@@ -448,7 +493,7 @@ class CPUBackend:
     def generate(self, config: dict, prompts: list, n_samples: int, seed: int | None = None) -> list:
         "Sample `n_samples` completions for every prompt dict; one row dict per (prompt_id, sample_idx)."
         spec = self.spec(config)
-        lm = load_model(spec.name)
+        lm = load_model(self.model_name(config))
         threads = self._threads()
         n = int(n_samples)
         if n < 1: raise ValueError("n_samples must be >= 1")
@@ -470,11 +515,18 @@ class CPUBackend:
     def identity(self, config: dict) -> dict:
         "Provenance: model file and hash, library versions, dtype, stop strings, and how logprobs/entropies are defined."
         import torch, transformers
-        spec = self.spec(config)
-        path = spec.locate()
-        if str(path) not in _SHA: _SHA[str(path)] = _file_sha256(path)
-        return {"backend": self.name, "model": spec.name, "family": spec.family, "model_file": str(path),
-                "model_sha256": _SHA[str(path)], "chat_template": spec.chat, "stop": list(self.stop_strings(config)),
+        spec, method = split_model_name(self.model_name(config))
+        if method is None:
+            path = spec.locate()
+            if str(path) not in _SHA: _SHA[str(path)] = _file_sha256(path)
+            sha, ckpt = _SHA[str(path)], {}
+        else:      # a post-trained checkpoint: its recipe and the hash of its weights (see 06b_posttrain)
+            path = checkpoint_dir(spec, method)
+            meta = json.loads((path / "recipe.json").read_text())
+            sha = meta["weights_sha256"]
+            ckpt = {"checkpoint": {k: meta.get(k) for k in ("recipe", "fingerprint", "weights_sha256", "parent_sha256")}}
+        return {"backend": self.name, "model": self.model_name(config), "family": spec.family, "model_file": str(path),
+                "model_sha256": sha, **ckpt, "chat_template": spec.chat, "stop": list(self.stop_strings(config)),
                 "torch": torch.__version__, "transformers": transformers.__version__, "dtype": "float32",
                 "sampler": "bon_lit.cpu inverse-CDF, per-sample torch.Generator(sample_seed(prompt_seed, j)) v1",
                 "logprob": ("log softmax(logits) (raw model, T=1)" if self.raw_logprobs else

@@ -169,15 +169,38 @@ def _extract_choice(text: str, options: dict | None = None) -> str | None:
             if len(hit) == 1: return hit[0]
     return None
 
+_SHORT_PATTERNS = [
+    re.compile(r"(?i)(?:^|\n|\b)(?:final\s+)?answer\s*:\s*([^\n]*)"),
+    re.compile(r"(?i)answer\s+(?:is|must\s+be|should\s+be|would\s+be|will\s+be)\s*:?\s*([^\n]*)"),
+]
+_ARTICLES_RE = re.compile(r"(?i)^(?:the|a|an)\s+")
+
+def _short_norm(s) -> str | None:
+    "Normalised short answer: wrappers, quotes, a leading article and trailing punctuation removed, lower case."
+    s = _strip_wrappers(str(s)).strip().strip("\"'`*").strip()
+    s = re.sub(r"[.!?;,]+$", "", s).strip()
+    s = _ARTICLES_RE.sub("", s)
+    s = re.sub(r"\s+", " ", s).lower()
+    return s or None
+
+def _extract_short(text: str) -> str | None:
+    "The last `Answer: X` / `The answer is X` span of a short-answer completion, normalised (None if absent)."
+    for pat in _SHORT_PATTERNS:
+        for m in reversed(list(pat.finditer(text))):
+            a = _short_norm(m.group(1))
+            if a is not None: return a
+    return None
+
 def extract_answer(text, domain: str = "math", options: dict | None = None) -> str | None:
     """The final answer in a completion, as a normalised string, or None when there is none.
 
     `domain="math"`: a number (`"1000"`, `"-3.5"`, `"3/4"`) or a LaTeX expression (`"\\frac{1}{2}"`).
-    `domain="reasoning"`: a capital letter A-E. `options` (reasoning only): the question's options, used when
-    the completion names an option's text instead of its letter."""
+    `domain="reasoning"`: a capital letter A-E for a multiple-choice question. `options`: the question's options,
+    used when the completion names an option's text instead of its letter; **`options={}`** (a question without
+    options) means a short-answer question: the `Answer: X` span, normalised (lower case, no article or final stop)."""
     if text is None or (isinstance(text, float) and math.isnan(text)): return None
     text = str(text)
-    if domain == "reasoning": return _extract_choice(text, options)
+    if domain == "reasoning": return _extract_short(text) if options == {} else _extract_choice(text, options)
     if domain != "math": raise ValueError(f"unknown domain {domain!r}; expected 'math' or 'reasoning'")
     boxed = _boxed_contents(text) if ("\\boxed" in text or "\\fbox" in text) else []
     for c in reversed([c for c in boxed if c.strip()]):
@@ -389,8 +412,12 @@ def _equiv_fast(pred: str, gold: str, domain=None):
     "True/False when decidable without Math-Verify (None: ungradable), else `_NEED_MV`."
     if domain == "reasoning" or (domain is None and _LETTER_GOLD_RE.fullmatch(gold.strip())):
         gl = _as_letter(gold)
-        if gl is None: return None          # a reasoning gold that is not a letter: ungradable
-        return _as_letter(pred) == gl
+        if gl is not None: return _as_letter(pred) == gl
+        g = _short_norm(gold)               # a short-answer gold: a name, word, number or yes/no
+        if g is None: return None
+        a, b = _fast_number(pred), _fast_number(gold)
+        if a is not None and b is not None: return _num_equal(a, b)
+        return _short_norm(pred) == g
     a, b = _fast_number(pred), _fast_number(gold)
     if a is not None and b is not None: return _num_equal(a, b)
     return _NEED_MV
@@ -400,7 +427,10 @@ _LETTER_GOLD_RE = re.compile(r"\(?[A-E]\)?")
 # %% ../nbs/01_grade.ipynb #33cfbfd2
 def _key_fast(answer: str, domain=None):
     if domain == "reasoning":
-        l = _as_letter(answer); return l if l is not None else re.sub(r"\s+", " ", answer.strip())
+        l = _as_letter(answer)
+        if l is not None: return l
+        v = _fast_number(answer)
+        return _num_key(v) if v is not None else (_short_norm(answer) or re.sub(r"\s+", " ", answer.strip()))
     v = _fast_number(answer)
     if v is not None: return _num_key(v)
     l = _as_letter(answer)
@@ -436,7 +466,9 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
     bad_dom = ~pr["domain"].isin(["math", "reasoning"])
     if bad_dom.any(): raise ValueError(f"grade_samples: unknown domain(s) {pr.loc[bad_dom, 'domain'].unique().tolist()}")
     dom, gold = q["domain"].to_numpy(dtype=object), q["gold"].to_numpy(dtype=object)
-    opts = {pid: parse_options(q) for pid, q, d in zip(pr.index, pr["question"], pr["domain"]) if d == "reasoning"}
+    # reasoning: multiple choice when the question has options or the gold is a letter, else short answer ({})
+    opts = {pid: (parse_options(q) or (None if _LETTER_GOLD_RE.fullmatch(str(g).strip()) else {}))
+            for pid, q, d, g in zip(pr.index, pr["question"], pr["domain"], pr["gold"]) if d == "reasoning"}
     pids = samples["prompt_id"].to_numpy(dtype=object)
     texts = samples["text"].to_numpy(dtype=object)
 

@@ -11,8 +11,10 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['NAMES', 'ITEMS', 'MATH_TEMPLATES', 'MATH_STEPS', 'LETTERS', 'REASONING_TEMPLATES', 'SPLITS', 'DOMAINS',
-           'FEW_SHOT_EXAMPLES', 'FEW_SHOT_GOLDS', 'PROMPT_TEMPLATES', 'STOP_SEQUENCES', 'split_of', 'make_math_prompts',
-           'make_reasoning_prompts', 'make_prompts', 'check_disjoint', 'render_prompt', 'load_gsm8k', 'load_prompts']
+           'FEW_SHOT_EXAMPLES', 'FEW_SHOT_GOLDS', 'PROMPT_TEMPLATES', 'STOP_SEQUENCES', 'WORKED_DOMAINS', 'WORKED_MATH',
+           'WORKED_REASONING', 'WORKED_SPLITS', 'WORKED_EXAMPLES', 'WORKED_TEMPLATES', 'split_of', 'make_math_prompts',
+           'make_reasoning_prompts', 'make_prompts', 'check_disjoint', 'render_prompt', 'worked_split_of',
+           'worked_solution', 'make_worked_prompts', 'load_gsm8k', 'load_prompts']
 
 # %% ../nbs/08_tasks.ipynb #81e2fd63
 NAMES = [("Tom", "he"), ("Anna", "she"), ("Ben", "he"), ("Lucy", "she"), ("Sam", "he"), ("Mia", "she"),
@@ -278,6 +280,203 @@ def render_prompt(question: str, domain: str, template: str = "zero_shot") -> st
         raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
     return PROMPT_TEMPLATES[template][domain].replace("{question}", str(question))
 
+# %% ../nbs/08_tasks.ipynb #e435ce37
+WORKED_DOMAINS = ("math", "reasoning")
+
+def _w_add_sub(rng):
+    (n, p), (f, _) = _people(rng); _, it = _item(rng); a, b = _r(rng, 3, 30), _r(rng, 2, 20); c = _r(rng, 1, a + b - 1)
+    q = f"{n} has {a} {it}. {p.capitalize()} buys {b} more and then gives {c} to {f}. How many {it} does {n} have now?"
+    return q, [f"{a} + {b} = {a + b}", f"{a + b} - {c} = {a + b - c}"], a + b - c
+
+def _w_mul_add(rng):
+    (n, p), = _people(rng, 1); _, it = _item(rng); a, b, c = _r(rng, 2, 9), _r(rng, 2, 9), _r(rng, 2, 20)
+    q = (f"{n} buys {a} packs of {it} with {b} {it} in each pack. {p.capitalize()} already had {c} {it}. "
+         f"How many {it} does {n} have now?")
+    return q, [f"{a} x {b} = {a * b}", f"{a * b} + {c} = {a * b + c}"], a * b + c
+
+def _w_sub_sub(rng):
+    (n, p), = _people(rng, 1); _, it = _item(rng); a = _r(rng, 10, 40); b = _r(rng, 1, a // 2); c = _r(rng, 1, a - b - 1)
+    q = (f"{n} had {a} {it}. {p.capitalize()} lost {b} in the morning and {c} in the afternoon. "
+         f"How many {it} does {n} have left?")
+    return q, [f"{a} - {b} = {a - b}", f"{a - b} - {c} = {a - b - c}"], a - b - c
+
+def _w_change(rng):
+    (n, _), = _people(rng, 1); s, it = _item(rng); a, b = _r(rng, 2, 9), _r(rng, 2, 6)
+    c = next(c for c in (10, 20, 50, 100) if c >= a * b)
+    q = f"One {s} costs {a} dollars. {n} buys {b} {it} and pays with a {c}-dollar bill. How many dollars of change does {n} get?"
+    return q, [f"{b} x {a} = {a * b}", f"{c} - {a * b} = {c - a * b}"], c - a * b
+
+def _w_times(rng):
+    (n, _), (f, _) = _people(rng); _, it = _item(rng); a, b = _r(rng, 2, 15), _r(rng, 2, 5)
+    q = f"{n} has {a} {it}. {f} has {b} times as many {it} as {n}. How many {it} do they have together?"
+    return q, [f"{a} x {b} = {a * b}", f"{a} + {a * b} = {a + a * b}"], a + a * b
+
+def _w_more_total(rng):
+    (n, _), (f, _) = _people(rng); _, it = _item(rng); a, b = _r(rng, 3, 30), _r(rng, 2, 20)
+    q = f"{n} has {a} {it}. {f} has {b} more {it} than {n}. How many {it} do they have together?"
+    return q, [f"{a} + {b} = {a + b}", f"{a} + {a + b} = {2 * a + b}"], 2 * a + b
+
+def _w_div_add(rng):
+    (n, p), = _people(rng, 1); _, it = _item(rng); k, qq, c = _r(rng, 2, 6), _r(rng, 2, 9), _r(rng, 1, 9)
+    q = (f"{n} puts {k * qq} {it} equally into {k} bags. Then {p} adds {c} more {it} to each bag. "
+         f"How many {it} are in each bag now?")
+    return q, [f"{k * qq} / {k} = {qq}", f"{qq} + {c} = {qq + c}"], qq + c
+
+def _w_boxes_give_buy(rng):
+    (n, p), (f, _) = _people(rng); _, it = _item(rng); a, b = _r(rng, 2, 6), _r(rng, 3, 9)
+    c = _r(rng, 1, a * b - 1); d = _r(rng, 1, 15)
+    q = (f"{n} has {a} boxes with {b} {it} in each box. {p.capitalize()} gives {c} {it} to {f} and then buys {d} more. "
+         f"How many {it} does {n} have now?")
+    return q, [f"{a} x {b} = {a * b}", f"{a * b} - {c} = {a * b - c}", f"{a * b - c} + {d} = {a * b - c + d}"], a * b - c + d
+
+def _w_shop(rng):
+    _, it = _item(rng); a, b = _r(rng, 2, 8), _r(rng, 4, 12); t = a * b
+    c = _r(rng, 1, t // 2); d = _r(rng, 1, t - c - 1)
+    q = (f"A shop has {a} shelves with {b} {it} on each shelf. It sells {c} {it} in the morning and {d} {it} "
+         f"in the afternoon. How many {it} are left?")
+    return q, [f"{a} x {b} = {t}", f"{t} - {c} = {t - c}", f"{t - c} - {d} = {t - c - d}"], t - c - d
+
+def _w_wage(rng):
+    (n, _), (f, _) = _people(rng); a, b = _r(rng, 3, 12), _r(rng, 2, 6); c = _r(rng, 1, a * b - 1); d = _r(rng, 2, 20)
+    q = (f"{n} earns {a} dollars a day for {b} days and then spends {c} dollars. {f} gives {n} {d} dollars. "
+         f"How many dollars does {n} have now?")
+    return q, [f"{a} x {b} = {a * b}", f"{a * b} - {c} = {a * b - c}", f"{a * b - c} + {d} = {a * b - c + d}"], a * b - c + d
+
+WORKED_MATH = {"add_sub": _w_add_sub, "mul_add": _w_mul_add, "sub_sub": _w_sub_sub, "change": _w_change,
+               "times": _w_times, "more_total": _w_more_total, "div_add": _w_div_add,
+               "boxes_give_buy": _w_boxes_give_buy, "shop": _w_shop, "wage": _w_wage}
+
+
+# %% ../nbs/08_tasks.ipynb #314185e3
+_COMPARE_W = [("taller", "tallest", "shortest"), ("older", "oldest", "youngest"),
+              ("faster", "fastest", "slowest"), ("heavier", "heaviest", "lightest")]
+
+def _w_chain(rng):
+    comp, most, least = _COMPARE_W[int(rng.integers(len(_COMPARE_W)))]
+    k = _r(rng, 3, 4)
+    ppl = [n for n, _ in _people(rng, k)]              # ppl[0] > ppl[1] > ... (more `comp` first)
+    facts = [f"{ppl[i]} is {comp} than {ppl[i + 1]}." for i in range(k - 1)]
+    facts = [facts[i] for i in rng.permutation(k - 1)]
+    top = bool(rng.integers(2))
+    q = " ".join(facts) + f" Who is the {most if top else least}?"
+    ans = ppl[0] if top else ppl[-1]
+    return q, [" > ".join(ppl) + f" ({comp} first)"], ans, 1 / k
+
+def _w_extreme(rng):
+    k = _r(rng, 4, 5); nums = [int(x) for x in rng.choice(np.arange(10, 100), size=k, replace=False)]
+    big = bool(rng.integers(2))
+    q = f"Which number is the {'largest' if big else 'smallest'}: {', '.join(map(str, nums))}?"
+    srt = sorted(nums, reverse=big)
+    return q, [(" > " if big else " < ").join(map(str, srt))], str(srt[0]), 1 / k
+
+def _w_days(rng):
+    start, k = int(rng.integers(7)), _r(rng, 1, 6)
+    fwd = bool(rng.integers(2))
+    ans = (start + k) % 7 if fwd else (start - k) % 7
+    q = (f"Today is {_DAYS[start]}. What day of the week will it be in {k} days?" if fwd else
+         f"Today is {_DAYS[start]}. What day of the week was it {k} days ago?")
+    return q, [f"{_DAYS[start]} {'+' if fwd else '-'} {k} days = {_DAYS[ans]}"], _DAYS[ans], 1 / 7
+
+def _w_sequence(rng):
+    a, d, m = _r(rng, 1, 30), _r(rng, 2, 9), _r(rng, 3, 5)
+    seq = [a + i * d for i in range(m)]
+    q = f"What number comes next in the sequence {', '.join(map(str, seq))}, ...?"
+    return q, [f"Each step adds {d}.", f"{seq[-1]} + {d} = {seq[-1] + d}"], str(seq[-1] + d), 0.0
+
+def _w_alpha(rng):
+    k = 4; words = [_WORDS[i] for i in rng.choice(len(_WORDS), size=k, replace=False)]
+    first = bool(rng.integers(2))
+    q = f"Which word comes {'first' if first else 'last'} in alphabetical order: {', '.join(words)}?"
+    srt = sorted(words)
+    return q, [", ".join(srt)], (srt[0] if first else srt[-1]), 1 / k
+
+def _w_syllogism(rng):
+    cat = _NONSENSE[int(rng.integers(len(_NONSENSE)))]; col = _COLORS[int(rng.integers(len(_COLORS)))]
+    (n, _), = _people(rng, 1); one = cat[:-2] if cat.endswith("es") and cat[-3] in "xs" else cat[:-1]
+    pos, member = bool(rng.integers(2)), True
+    q = (f"{'All' if pos else 'No'} {cat} are {col}. {n} is a {one}. Is {n} {col}?")
+    return q, [f"{n} is a {one} and {'all' if pos else 'no'} {cat} are {col}."], ("yes" if pos else "no"), 1 / 2
+
+WORKED_REASONING = {"chain": _w_chain, "extreme": _w_extreme, "days": _w_days, "sequence": _w_sequence,
+                    "alpha": _w_alpha, "syllogism": _w_syllogism}
+
+
+# %% ../nbs/08_tasks.ipynb #0b39bc91
+WORKED_SPLITS = ("train", "rm", "val")
+
+def worked_split_of(question: str) -> str:
+    "Split of a worked-task question by a stable hash of its text: 'val' 20 %, 'rm' 20 %, 'train' 60 %."
+    h = int.from_bytes(hashlib.sha256(("worked|" + question).encode("utf-8")).digest()[:8], "big") % 10
+    return "val" if h < 2 else "rm" if h < 4 else "train"
+
+def worked_solution(steps, answer) -> str:
+    "The gold completion: one line per step, then `Answer: X`."
+    return "\n".join(list(steps) + [f"Answer: {answer}"])
+
+def make_worked_prompts(domain: str, n: int, seed: int = 0, split: str = "val", templates=None) -> pd.DataFrame:
+    """`n` distinct worked-solution tasks of `domain` from `split` ('train', 'rm', 'val'), seeded: a prompt table
+    with extra columns `solution` (gold worked solution), `task` (template name) and `chance` (accuracy of a
+    uniform guess among the answer candidates named in the question; 0 when the answer is open)."""
+    if domain not in WORKED_DOMAINS: raise ValueError(f"unknown domain {domain!r}; expected one of {WORKED_DOMAINS}")
+    if split not in WORKED_SPLITS: raise ValueError(f"unknown split {split!r}; expected one of {WORKED_SPLITS}")
+    if n < 0: raise ValueError("n must be >= 0")
+    table = WORKED_MATH if domain == "math" else WORKED_REASONING
+    names = list(table) if templates is None else list(dict.fromkeys(templates))
+    unknown = [t for t in names if t not in table]
+    if unknown or not names:
+        raise ValueError(f"unknown {domain} template(s) {unknown}; expected a non-empty subset of {list(table)}")
+    tag = "" if names == list(table) else "-" + hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:4]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7, WORKED_DOMAINS.index(domain),
+                                                        WORKED_SPLITS.index(split)]))
+    rows, seen, tries = [], set(), 0
+    while len(rows) < n:
+        tries += 1
+        if tries > 1000 + 200 * n:
+            raise ValueError(f"could only generate {len(rows)} distinct {domain} prompts for split {split!r}")
+        name = names[int(rng.integers(len(names)))]
+        if domain == "math":
+            q, steps, a = table[name](rng); chance = 0.0
+        else:
+            q, steps, a, chance = table[name](rng)
+        if q in seen or worked_split_of(q) != split: continue
+        seen.add(q)
+        rows.append((f"w{domain}{tag}-{split}-s{seed}-{len(rows):05d}", domain, q, str(a),
+                     worked_solution(steps, a), name, float(chance)))
+    df = pd.DataFrame(rows, columns=["prompt_id", "domain", "question", "gold", "solution", "task", "chance"])
+    return df.astype({c: "str" for c in ["prompt_id", "domain", "question", "gold", "solution", "task"]})
+
+
+# %% ../nbs/08_tasks.ipynb #cbd1c036
+WORKED_EXAMPLES = {
+    "math": [
+        ("Olivia has 5 kites. She buys 7 more and then gives 4 to Peter. How many kites does Olivia have now?",
+         "5 + 7 = 12\n12 - 4 = 8\nAnswer: 8"),
+        ("A shop has 3 shelves with 6 jars on each shelf. It sells 5 jars in the morning and 2 jars in the afternoon. How many jars are left?",
+         "3 x 6 = 18\n18 - 5 = 13\n13 - 2 = 11\nAnswer: 11"),
+        ("Carl puts 12 plums equally into 4 bags. Then he adds 3 more plums to each bag. How many plums are in each bag now?",
+         "12 / 4 = 3\n3 + 3 = 6\nAnswer: 6"),
+    ],
+    "reasoning": [
+        ("Yara is older than Quinn. Wade is older than Yara. Who is the youngest?",
+         "Wade > Yara > Quinn (older first)\nAnswer: Quinn"),
+        ("Today is Friday. What day of the week will it be in 3 days?", "Friday + 3 days = Monday\nAnswer: Monday"),
+        ("Which word comes first in alphabetical order: tulip, daisy, rose, lily?", "daisy, lily, rose, tulip\nAnswer: daisy"),
+    ],
+}
+_W_INSTR = {"math": "Solve the math problem.", "reasoning": "Answer the question."}
+_W_FORMAT = " Write each step on its own line, then a last line \"Answer: X\"."
+
+def _w_examples(domain):
+    return "".join(f"Question: {q}\nSolution:\n{a}\n\n" for q, a in WORKED_EXAMPLES[domain])
+
+WORKED_TEMPLATES = {
+    "worked": {d: _W_INSTR[d] + _W_FORMAT + "\n\nQuestion: {question}\nSolution:\n" for d in WORKED_DOMAINS},
+    "worked_few_shot": {d: _W_INSTR[d] + _W_FORMAT + "\n\n" + _w_examples(d) + "Question: {question}\nSolution:\n"
+                        for d in WORKED_DOMAINS},
+}
+PROMPT_TEMPLATES.update(WORKED_TEMPLATES)
+
+
 # %% ../nbs/08_tasks.ipynb #600a7d3b
 def load_gsm8k(path, n: int | None = None) -> pd.DataFrame:
     "GSM8K-format JSONL (question, answer ending in `#### x`) -> prompt table (domain 'math')."
@@ -314,11 +513,11 @@ def load_prompts(path) -> pd.DataFrame:
     if bad.any():
         raise SchemaError(f"{path}: column 'domain' must be one of {DOMAINS}; got {df.loc[bad, 'domain'].unique().tolist()[:5]} "
                           f"for prompt_id {df.loc[bad, 'prompt_id'].tolist()[:5]}")
-    mc = df[df["domain"] == "reasoning"]
+    mc = df[df["domain"] == "reasoning"]    # multiple choice: options in the question; otherwise a short answer
     wrong = [pid for pid, q, g in zip(mc["prompt_id"], mc["question"], mc["gold"])
-             if not re.fullmatch(r"[A-E]", g.strip()) or g.strip() not in parse_options(q)]
+             if parse_options(q) and (not re.fullmatch(r"[A-E]", g.strip()) or g.strip() not in parse_options(q))]
     if wrong:
-        raise SchemaError(f"{path}: reasoning prompts need a gold letter A-E naming an option ('A) ...' lines) "
-                          f"in the question; bad prompt_id {wrong[:5]}")
+        raise SchemaError(f"{path}: multiple-choice reasoning prompts need a gold letter A-E naming an option "
+                          f"('A) ...' lines) in the question; bad prompt_id {wrong[:5]}")
     df.attrs["provenance"] = raw.attrs.get("provenance", {})
     return df
