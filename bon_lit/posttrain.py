@@ -13,7 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['FAMILIES', 'METHODS', 'RECIPE_VERSION', 'RECIPES', 'HASHES_FILE', 'Recipe', 'recorded_hash', 'record_hash',
-           'get_recipe', 'weights_sha256', 'self_samples', 'build_checkpoint', 'add_cli']
+           'get_recipe', 'weights_sha256', 'self_samples', 'checkpoint_meta', 'build_checkpoint', 'add_cli']
 
 # %% ../nbs/06b_posttrain.ipynb #9251bc32
 FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -49,6 +49,7 @@ class Recipe:
     threads: int = 1                # torch threads: part of the recipe (1 vs 2 threads give different weights)
     autocast: str = "bf16"          # bf16 autocast with fp32 master weights (pure bf16 + AdamW does not learn)
     version: int = RECIPE_VERSION
+    freeze_embeddings: bool = False # keep the (tied) token embedding fixed: Gemma's 262k x 640 table is 62 % of the model
 
     @property
     def key(self) -> str: return f"{self.family}/{self.method}"
@@ -57,7 +58,12 @@ class Recipe:
         base = FAMILIES[self.family]
         return base if self.method == "base" else f"{base}@{self.method}"
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        d = asdict(self)
+        for k in _ADDED_FIELDS:          # fields added later enter the hash only when set: old fingerprints stay valid
+            if d[k] == _ADDED_FIELDS[k]: d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+_ADDED_FIELDS = {"freeze_embeddings": False}
 
 
 # %% ../nbs/06b_posttrain.ipynb #8abd57fe
@@ -66,12 +72,15 @@ def _recipes() -> dict:
     for fam in FAMILIES:
         big = fam == "gemma3"            # Gemma-3-270M costs ~2.2x per step: fewer examples keep every recipe <= 30 min
         n = 500 if big else 800
+        # Gemma: the tied 262k-token embedding stays fixed in full fine-tuning (its AdamW state alone is 2 GB, and a
+        # build beside other jobs was killed for memory); the 18 transformer layers and norms all train
+        fz = dict(freeze_embeddings=True) if big else {}
         rs = [Recipe(fam, "base", template="worked_few_shot"),
-              Recipe(fam, "sft", kind="sft", n_train=n, lr=1e-4),
+              Recipe(fam, "sft", kind="sft", n_train=n, lr=1e-4, **fz),
               Recipe(fam, "sft_lora", kind="lora", n_train=n, lr=1e-3),
-              Recipe(fam, "rft", parent="sft", kind="rft", n_train=160 if big else 256, lr=5e-5),
-              Recipe(fam, "dpo", parent="sft", kind="dpo", n_train=160 if big else 256, lr=1e-5, epochs=2.0),
-              Recipe(fam, "sft_long", parent="sft", kind="sft", n_train=n, lr=1e-4, epochs=2.0, data_seed=0, seed=1)]
+              Recipe(fam, "rft", parent="sft", kind="rft", n_train=160 if big else 256, lr=5e-5, **fz),
+              Recipe(fam, "dpo", parent="sft", kind="dpo", n_train=160 if big else 256, lr=1e-5, epochs=2.0, **fz),
+              Recipe(fam, "sft_long", parent="sft", kind="sft", n_train=n, lr=1e-4, epochs=2.0, data_seed=0, seed=1, **fz)]
         out.update({r.key: r for r in rs})
     return out
 
@@ -191,7 +200,7 @@ def _train(model, recipe: Recipe, items: list, pad_id: int, loss_fn, progress=Tr
     steps = [order[i:i + recipe.batch_size] for i in range(0, len(order), recipe.batch_size)]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, len(steps), recipe.warmup))
     model.train()
-    losses, t0 = [], time.perf_counter()
+    losses, t0, c0 = [], time.perf_counter(), time.process_time()
     ac = torch.autocast("cpu", dtype=torch.bfloat16) if recipe.autocast == "bf16" else contextlib.nullcontext()
     for idx in tqdm(steps, desc=f"train {recipe.key}", disable=not progress, mininterval=10):
         with ac:
@@ -202,7 +211,9 @@ def _train(model, recipe: Recipe, items: list, pad_id: int, loss_fn, progress=Tr
         losses.append(loss.item())
     model.eval()
     k = max(1, len(losses) // 10)
+    # CPU seconds beside wall seconds: on a shared machine the wall time says more about the neighbours than the recipe
     return {"steps": len(steps), "examples": int(len(order)), "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(time.process_time() - c0, 1),
             "loss_first": round(float(np.mean(losses[:k])), 4), "loss_last": round(float(np.mean(losses[-k:])), 4),
             "loss_curve": [round(float(np.mean(losses[i:i + k])), 4) for i in range(0, len(losses), k)]}
 
@@ -279,6 +290,24 @@ def _dpo_pairs(recipe, samples):
     return list(dict.fromkeys(out))
 
 
+# %% ../nbs/06b_posttrain.ipynb #03348254
+def checkpoint_meta(family: str, method: str, root=None) -> dict:
+    """The record of a built checkpoint (its `recipe.json`) if its recipe fingerprint matches today's recipe, else
+    FileNotFoundError. `base` is the shipped model: its record carries the SHA-256 of the GGUF file."""
+    from bon_lit.cpu import checkpoint_dir, split_model_name, _file_sha256
+    r = get_recipe(family, method)
+    spec, _ = split_model_name(FAMILIES[family])
+    if method == "base":
+        return {"recipe": asdict(r), "fingerprint": r.fingerprint(), "model": spec.name,
+                "weights_sha256": _file_sha256(spec.locate()), "weights": "the shipped GGUF file (hash of the file)"}
+    path = checkpoint_dir(spec, method, root) / "recipe.json"
+    meta = json.loads(path.read_text()) if path.exists() else None
+    if meta is None or meta.get("fingerprint") != r.fingerprint():
+        raise FileNotFoundError(f"checkpoint {family}/{method} with today's recipe is not built under {path.parent.parent}: "
+                                f"run `bon-lit posttrain --family {family} --method {method}`")
+    return meta
+
+
 # %% ../nbs/06b_posttrain.ipynb #1253ce39
 def build_checkpoint(family: str, method: str, root=None, progress: bool = True, force: bool = False) -> dict:
     """Build (or find, when its recipe fingerprint matches) the checkpoint `family/method`; parents are built first.
@@ -287,13 +316,11 @@ def build_checkpoint(family: str, method: str, root=None, progress: bool = True,
     from bon_lit.cpu import (checkpoint_dir, checkpoint_root, split_model_name, load_fresh, resolve_model, load_model)
     r = get_recipe(family, method)
     spec, _ = split_model_name(FAMILIES[family])
-    if method == "base":
-        return {"recipe": asdict(r), "fingerprint": r.fingerprint(), "model": spec.name, "weights": "shipped GGUF"}
     d = checkpoint_dir(spec, method, root)
-    if (d / "recipe.json").exists() and not force:
-        meta = json.loads((d / "recipe.json").read_text())
-        if meta.get("fingerprint") == r.fingerprint(): return meta
-        _log(f"{r.key}: recipe changed since the cached checkpoint was built; rebuilding")
+    if not force or method == "base":
+        try: return checkpoint_meta(family, method, root)
+        except FileNotFoundError: pass
+        if (d / "recipe.json").exists(): _log(f"{r.key}: recipe changed since the cached checkpoint was built; rebuilding")
     pmeta = build_checkpoint(family, r.parent, root, progress) if r.parent else None
     src = get_recipe(family, r.parent).model_name if r.parent else spec.name
     t0 = time.perf_counter()
@@ -333,6 +360,8 @@ def build_checkpoint(family: str, method: str, root=None, progress: bool = True,
         loss = _dpo_loss(lm.pad_id, r.dpo_beta)
     else:
         raise ValueError(f"unknown recipe kind {r.kind!r}")
+    if r.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     if r.kind == "lora":
         from peft import LoraConfig, get_peft_model
         model = get_peft_model(model, LoraConfig(r=r.lora_r, lora_alpha=r.lora_alpha, lora_dropout=0.0, bias="none",
