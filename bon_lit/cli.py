@@ -41,8 +41,9 @@ def _cmd_validate(args) -> int:
 
 # %% ../nbs/10_cli.ipynb #04f332f9
 # modules that contribute subcommands via `add_cli(subparsers)`, in pipeline order
-CLI_MODULES = ("bon_lit.grade", "bon_lit.sampling", "bon_lit.reward", "bon_lit.metrics", "bon_lit.features",
-               "bon_lit.predict", "bon_lit.concentration", "bon_lit.suite", "bon_lit.report")
+CLI_MODULES = ("bon_lit.grade", "bon_lit.sampling", "bon_lit.posttrain", "bon_lit.reward", "bon_lit.metrics",
+               "bon_lit.features", "bon_lit.predict", "bon_lit.concentration", "bon_lit.suite", "bon_lit.grid",
+               "bon_lit.report")
 
 def build_parser() -> argparse.ArgumentParser:
     "The `bon-lit` argument parser with every available subcommand."
