@@ -13,7 +13,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['FAMILIES', 'METHODS', 'RECIPE_VERSION', 'RECIPES', 'HASHES_FILE', 'Recipe', 'recorded_hash', 'record_hash',
-           'get_recipe', 'weights_sha256', 'self_samples', 'checkpoint_meta', 'build_checkpoint', 'add_cli']
+           'get_recipe', 'weights_sha256', 'Interrupted', 'self_samples', 'checkpoint_meta', 'build_checkpoint',
+           'add_cli']
 
 # %% ../nbs/06b_posttrain.ipynb #9251bc32
 FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -187,9 +188,18 @@ def _schedule(step, total, warmup):
     if step < warmup: return (step + 1) / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
 
-def _train(model, recipe: Recipe, items: list, pad_id: int, loss_fn, progress=True) -> dict:
+class Interrupted(Exception):
+    "Training stopped on request after saving its state (used to test resumption)."
+
+def _train(model, recipe: Recipe, items: list, pad_id: int, loss_fn, progress=True, state_path=None,
+           save_every: int = 25, stop_after: int | None = None) -> dict:
     """AdamW over `items` (seeded order) for `recipe.epochs`, bf16 autocast, fp32 master weights, grad clipping.
-    `loss_fn(model, batch_items) -> loss`. Returns a training log (steps, loss curve, seconds)."""
+    `loss_fn(model, batch_items) -> loss`. Returns a training log (steps, loss curve, seconds).
+
+    Resumable: every `save_every` steps the model, optimiser and scheduler states go to `state_path` (atomically); a
+    later call with the same recipe continues from there and ends with bitwise the same weights as an uninterrupted
+    run (training draws no random numbers; the example order is a function of the seed). `stop_after`: raise
+    `Interrupted` after that many steps of this call, once the state is saved."""
     import torch
     from tqdm import tqdm
     params = [p for p in model.parameters() if p.requires_grad]
@@ -199,21 +209,43 @@ def _train(model, recipe: Recipe, items: list, pad_id: int, loss_fn, progress=Tr
     order = np.concatenate([rng.permutation(len(items)) for _ in range(n_epochs)])[: int(round(recipe.epochs * len(items)))]
     steps = [order[i:i + recipe.batch_size] for i in range(0, len(order), recipe.batch_size)]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _schedule(s, len(steps), recipe.warmup))
+    losses, start, prior = [], 0, {"seconds": 0.0, "cpu_seconds": 0.0}
+    state_path = Path(state_path) if state_path else None
+    if state_path and state_path.exists():
+        st = torch.load(state_path, weights_only=False)
+        if st.get("fingerprint") == recipe.fingerprint() and st.get("n_steps") == len(steps):
+            model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"]); sched.load_state_dict(st["sched"])
+            losses, start, prior = st["losses"], st["step"], st["prior"]
+            _log(f"{recipe.key}: resuming training at step {start}/{len(steps)}")
+    def save(step):
+        tmp = state_path.with_name(state_path.name + ".tmp")
+        torch.save({"fingerprint": recipe.fingerprint(), "n_steps": len(steps), "step": step, "losses": losses,
+                    "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "prior": {"seconds": prior["seconds"] + time.perf_counter() - t0,
+                              "cpu_seconds": prior["cpu_seconds"] + time.process_time() - c0}}, tmp)
+        os.replace(tmp, state_path)
     model.train()
-    losses, t0, c0 = [], time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     ac = torch.autocast("cpu", dtype=torch.bfloat16) if recipe.autocast == "bf16" else contextlib.nullcontext()
-    for idx in tqdm(steps, desc=f"train {recipe.key}", disable=not progress, mininterval=10):
+    for s in tqdm(range(start, len(steps)), desc=f"train {recipe.key}", disable=not progress, mininterval=10,
+                  initial=start, total=len(steps)):
         with ac:
-            loss = loss_fn(model, [items[i] for i in idx])
+            loss = loss_fn(model, [items[i] for i in steps[s]])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, recipe.max_grad_norm)
         opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        done = s + 1
+        if state_path and done < len(steps) and (done % save_every == 0 or (stop_after and done - start == stop_after)):
+            save(done)
+        if stop_after and done - start == stop_after and done < len(steps):
+            raise Interrupted(f"stopped after step {done}")
     model.eval()
     k = max(1, len(losses) // 10)
     # CPU seconds beside wall seconds: on a shared machine the wall time says more about the neighbours than the recipe
-    return {"steps": len(steps), "examples": int(len(order)), "seconds": round(time.perf_counter() - t0, 1),
-            "cpu_seconds": round(time.process_time() - c0, 1),
+    return {"steps": len(steps), "examples": int(len(order)),
+            "seconds": round(prior["seconds"] + time.perf_counter() - t0, 1),
+            "cpu_seconds": round(prior["cpu_seconds"] + time.process_time() - c0, 1), "resumed_at_step": start,
             "loss_first": round(float(np.mean(losses[:k])), 4), "loss_last": round(float(np.mean(losses[-k:])), 4),
             "loss_curve": [round(float(np.mean(losses[i:i + k])), 4) for i in range(0, len(losses), k)]}
 
@@ -309,7 +341,8 @@ def checkpoint_meta(family: str, method: str, root=None) -> dict:
 
 
 # %% ../nbs/06b_posttrain.ipynb #1253ce39
-def build_checkpoint(family: str, method: str, root=None, progress: bool = True, force: bool = False) -> dict:
+def build_checkpoint(family: str, method: str, root=None, progress: bool = True, force: bool = False,
+                     stop_after: int | None = None) -> dict:
     """Build (or find, when its recipe fingerprint matches) the checkpoint `family/method`; parents are built first.
     Returns its `recipe.json` record: recipe, fingerprint, weight hash, parent hash, training log, versions, seconds."""
     import torch, transformers
@@ -367,7 +400,10 @@ def build_checkpoint(family: str, method: str, root=None, progress: bool = True,
         model = get_peft_model(model, LoraConfig(r=r.lora_r, lora_alpha=r.lora_alpha, lora_dropout=0.0, bias="none",
                                                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                                  "up_proj", "down_proj"], task_type="CAUSAL_LM"))
-    log = _train(model, r, items, lm.pad_id, loss, progress)
+    # training state beside the checkpoint: a killed build resumes at its last saved step (every 25 steps)
+    state = d.with_name(d.name + ".partial.pt")
+    log = _train(model, r, items, lm.pad_id, loss, progress, state_path=state, stop_after=stop_after)
+    if state.exists(): state.unlink()
     if r.kind == "lora": model = model.merge_and_unload()
     sha = weights_sha256(model)
     meta = {"recipe": asdict(r), "fingerprint": r.fingerprint(), "model": r.model_name, "weights_sha256": sha,
