@@ -288,7 +288,8 @@ def _fam_answers(pool):
     p = m / N[cg]
     H = np.bincount(cg, weights=-p * np.log(p), minlength=G) + n_miss * np.log(N) / N
     return {"agreement": modal / N, "answer_entropy": H,
-            "distinct_ratio": (np.bincount(cg, minlength=G) + n_miss) / N, "n_missing_answer": n_miss}
+            "distinct_ratio": (np.bincount(cg, minlength=G) + n_miss) / N, "n_missing_answer": n_miss,
+            "no_answer_rate": n_miss / N}
 
 # %% ../nbs/03_features.ipynb #36aa3a24
 def _fam_vote(pool):
@@ -354,6 +355,7 @@ _FAMILIES = {"answers": _fam_answers, "vote": _fam_vote, "correct": _fam_correct
              "lengths": _fam_lengths, "trunc": _fam_trunc, "entropy": _fam_entropy, "logprob": _fam_logprob,
              "self_certainty": _fam_self_certainty}
 _STAT_FAMILY = {"agreement": "answers", "answer_entropy": "answers", "distinct_ratio": "answers", "n_missing_answer": "answers",
+                "no_answer_rate": "answers",
                 "maj@N": "vote", "n_correct": "correct", "pass@1": "correct", "pass@N": "correct", "coverage_gap": "correct",
                 "first_correct_pos": "correct", "first_correct_rb": "correct", "length_gap": "gap",
                 "length_mean": "lengths", "length_var": "lengths", "truncation_rate": "trunc",
@@ -377,13 +379,20 @@ _F = Feature
 FEATURES = {f.name: f for f in [
     _F("agreement_mean", "label-free", "mean", "agreement", _unit,
        r"\bar A=\frac1n\sum_{i=1}^n A_i,\qquad A_i=\frac1N\max_{a\neq\varnothing} m_i(a)\ \ (A_i=0\text{ if no sample has an answer})",
-       "mean share of a prompt's samples in its modal answer class", ("answer",)),
+       "mean share of a prompt's samples in its modal answer class. No-answer convention: samples without an "
+       "extractable answer never form the modal class (they count in the denominator N only), so a prompt with no "
+       "answer at all has agreement 0", ("answer",)),
     _F("agreement_spread", "label-free", "std", "agreement", _unit,
        r"\sqrt{\frac1{n-1}\sum_{i=1}^n\big(A_i-\bar A\big)^2}",
        "standard deviation across prompts of the modal share A_i", ("answer",)),
     _F("answer_entropy", "label-free", "mean", "answer_entropy", lambda N, L, V: (0.0, math.log(N)),
        r"\frac1n\sum_i H_i,\quad H_i=-\sum_{a\neq\varnothing}\frac{m_i(a)}N\log\frac{m_i(a)}N+\frac{M_i}{N}\log N",
-       "entropy (nats) of the empirical answer distribution; each missing answer is its own singleton class", ("answer",)),
+       "entropy (nats) of the empirical answer distribution. No-answer convention: each missing answer is its own "
+       "singleton class (maximal disagreement), so M_i missing answers add (M_i/N) log N", ("answer",)),
+    _F("no_answer_rate", "label-free", "mean", "no_answer_rate", _unit,
+       r"\frac1n\sum_i\frac{M_i}{N},\quad M_i=\#\{j: a_{ij}=\varnothing\}",
+       "share of samples without an extractable answer (the M_i that the agreement and entropy conventions above "
+       "treat specially); a verifier that prefers any answered sample gains from it", ("answer",)),
     _F("distinct_ratio", "label-free", "mean", "distinct_ratio", lambda N, L, V: (1.0 / N, 1.0),
        r"\frac1n\sum_i\frac{\#\{a\neq\varnothing: m_i(a)>0\}+M_i}{N}",
        "number of distinct answer classes per sample (missing answers count as singletons)", ("answer",)),
@@ -706,7 +715,7 @@ def _naive_prompt(d, key):
     nc = int(y.sum())
     return pd.Series({
         "agreement": modal / N, "answer_entropy": float(-(p * np.log(p)).sum() + miss * np.log(N) / N),
-        "distinct_ratio": (len(vc) + miss) / N, "token_entropy_mean": d["token_entropy_mean"].mean(),
+        "distinct_ratio": (len(vc) + miss) / N, "no_answer_rate": miss / N, "token_entropy_mean": d["token_entropy_mean"].mean(),
         "logprob_mean": np.nanmean(tpl), "confidence": np.nanmean(np.exp(tpl)), "length_mean": L.mean(),
         "length_var": L.var(), "truncation_rate": (d["finish_reason"] == "length").mean(), "pass@1": y.mean(),
         "pass@N": float(nc > 0), "maj@N": maj, "first_correct_pos": (np.argmax(y) + 1 if nc else N + 1) / (N + 1),
@@ -722,7 +731,7 @@ def naive_config_features(samples: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "agreement_mean": g["agreement"].mean(), "agreement_spread": g["agreement"].std(ddof=1),
         "answer_entropy": g["answer_entropy"].mean(), "distinct_ratio": g["distinct_ratio"].mean(),
-        "token_entropy_mean": g["token_entropy_mean"].mean(), "logprob_mean": g["logprob_mean"].mean(),
+        "no_answer_rate": g["no_answer_rate"].mean(), "token_entropy_mean": g["token_entropy_mean"].mean(), "logprob_mean": g["logprob_mean"].mean(),
         "confidence": g["confidence"].mean(), "length_mean": g["length_mean"].mean(),
         "length_var_within": g["length_var"].mean(), "length_var_between": g["length_mean"].var(ddof=1),
         "length_var_total": samples.groupby("config_id")["n_tokens"].var(ddof=0),

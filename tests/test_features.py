@@ -212,3 +212,12 @@ def test_cli_end_to_end(tmp_path):
     k2 = read_table(tmp_path / "k2.parquet").set_index("config_id")
     assert {"bon@2", "maj@2", "pass@2", "maj@N", "gain"} <= set(k2.columns)
     np.testing.assert_allclose(k2["bon@2"].dropna(), bon_gain(s[s.config_id != unscored], n=2, n_boot=0)["bon@N"])
+
+
+def test_no_answer_rate_is_the_share_of_missing_answers():
+    df = random_table(3)
+    df.loc[df.index[::7], "answer"] = None
+    cf = config_features(df, features=["no_answer_rate", "agreement_mean"])
+    naive = df.assign(miss=df["answer"].isna()).groupby(["config_id", "prompt_id"]).miss.mean().groupby(level=0).mean()
+    np.testing.assert_allclose(cf["no_answer_rate"].to_numpy(), naive.reindex(cf.index).to_numpy(), atol=1e-12)
+    assert (cf["no_answer_rate"] > 0).any() and FEATURES["no_answer_rate"].range(8, 100) == (0.0, 1.0)
