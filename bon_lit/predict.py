@@ -26,11 +26,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 # %% auto #0
-__all__ = ['DEFAULT_ALPHAS', 'METRICS', 'PARALLEL_MIN_WORK', 'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS',
-           'Planted', 'make_planted', 'numeric_features', 'is_constant', 'check_features', 'check_target', 'ridge_svd',
-           'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'lasso_alpha', 'LassoStability',
-           'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'CoreRidge', 'BaselineTable',
-           'baseline_table', 'ScreenResult', 'screen', 'read_features_table', 'add_cli']
+__all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'PARALLEL_MIN_WORK', 'SELECTION_RULES', 'BASELINE_FEATURES',
+           'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS', 'Planted', 'make_planted', 'numeric_features', 'is_constant',
+           'check_features', 'check_target', 'ridge_svd', 'canonical_order', 'GainPredictor', 'gain_metrics',
+           'CVResult', 'cross_validate', 'Reliability', 'split_half_reliability', 'FeatureGroups', 'feature_groups',
+           'lasso_alpha', 'LassoStability', 'bootstrap_lasso', 'StabilitySelection', 'stability_selection',
+           'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable', 'baseline_table', 'ScreenResult',
+           'screen', 'read_features_table', 'add_cli']
 
 # %% ../nbs/04_predict.ipynb #8d8c01e7
 @dataclass(frozen=True, eq=False)
@@ -213,6 +215,24 @@ def _select_alpha(A: np.ndarray, Y: np.ndarray, alphas: np.ndarray, inner_cv: in
         mse += ((pred - Y[va][None]) ** 2).mean(axis=1) / inner_cv
     return mse.argmin(axis=0), mse
 
+
+def canonical_order(X, y=None) -> np.ndarray:
+    """Row order of the configurations sorted by their *content* (gain first, then the features), never by name or by
+    input order: every random fold, permutation and resample is drawn in this order, so results do not change when
+    configurations are renamed or shuffled. Values are compared at 10 significant digits (float noise from a
+    different summation order cannot reorder them)."""
+    A = np.asarray(X, float)
+    A = A.reshape(len(A), -1)
+    cols = ([] if y is None else [np.asarray(y, float).ravel()]) + [A[:, j] for j in range(A.shape[1])]
+    keys = []
+    for v in cols:
+        v = np.where(np.isfinite(v), v, np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.floor(np.log10(np.abs(v), where=(v != 0) & np.isfinite(v), out=np.zeros_like(v)))
+            r = np.where(np.isfinite(v) & (v != 0), np.round(v / 10 ** e, 9) * 10 ** e, v)
+        keys.append(r)
+    return np.lexsort(keys[::-1]) if keys else np.arange(len(A))
+
 # %% ../nbs/04_predict.ipynb #7c1f53f5
 def _check_alphas(alphas) -> np.ndarray:
     a = np.atleast_1d(np.asarray(alphas, float))
@@ -240,7 +260,8 @@ class GainPredictor(RegressorMixin, BaseEstimator):
         if self.alpha is None:
             alphas = _check_alphas(self.alphas)
             _check_inner(len(A), self.inner_cv, "GainPredictor.fit")
-            best, mse = _select_alpha(A, yv[:, None], alphas, self.inner_cv, self.random_state)
+            o = canonical_order(A, yv)                  # inner folds follow content, not names or row order
+            best, mse = _select_alpha(A[o], yv[o][:, None], alphas, self.inner_cv, self.random_state)
             self.alpha_ = float(alphas[best[0]])
             self.cv_mse_ = pd.Series(mse[:, 0], index=pd.Index(alphas, name="alpha"), name="inner_cv_mse")
             self.alpha_at_edge_ = bool(best[0] in (0, len(alphas) - 1))
@@ -352,7 +373,7 @@ def gain_metrics(pred, truth, top_k: int = 5) -> dict:
 
 # %% ../nbs/04_predict.ipynb #66a60c30
 def _cv_splits(index: pd.Index, scheme, groups, seed: int):
-    "Returns (label, [(train_idx, test_idx)], fold names, group labels or None)."
+    "Returns (label, [(train_idx, test_idx)], fold names, group labels or None). Groups are visited in sorted order."
     n = len(index)
     if isinstance(scheme, (int, np.integer)) and not isinstance(scheme, bool):
         k = int(scheme)
@@ -384,7 +405,7 @@ def _cv_splits(index: pd.Index, scheme, groups, seed: int):
         if len(missing): raise ValueError(f"groups are missing configuration(s) {_fmt_ids(missing)}")
         g = g.reindex(index)
     if g.isna().any(): raise ValueError(f"group labels are missing for configuration(s) {_fmt_ids(index[g.isna().to_numpy()])}")
-    levels = pd.unique(g.to_numpy())
+    levels = sorted(pd.unique(g.to_numpy()), key=str)
     if len(levels) < 2:
         raise ValueError(f"leave-one-group-out needs at least 2 groups, but {col or 'groups'} has a single group {levels[0]!r}")
     gv = g.to_numpy()
@@ -392,21 +413,60 @@ def _cv_splits(index: pd.Index, scheme, groups, seed: int):
     return (f"logo:{col}" if col is not None else "logo"), splits, [str(v) for v in levels], pd.Series(gv, index=index, name=col)
 
 
+def _strata_codes(strata, index: pd.Index, where: str = "") -> tuple[np.ndarray, list]:
+    "Integer code per configuration (in `index` order) and the sorted stratum labels."
+    s = strata if isinstance(strata, pd.Series) else pd.Series(np.asarray(strata), index=index)
+    if not s.index.equals(index):
+        missing = index.difference(s.index)
+        if len(missing): raise ValueError(f"{where}strata are missing configuration(s) {_fmt_ids(missing)}")
+        s = s.reindex(index)
+    if s.isna().any(): raise ValueError(f"{where}stratum labels are missing for configuration(s) {_fmt_ids(index[s.isna().to_numpy()])}")
+    labels = sorted(pd.unique(s.astype(str).to_numpy()))
+    return np.searchsorted(labels, s.astype(str).to_numpy()), labels
+
+
+def _permutations(n: int, n_perm: int, rng, codes: np.ndarray | None = None) -> np.ndarray:
+    "(n_perm, n) index permutations; with `codes`, each permutation only moves rows within their stratum."
+    if codes is None: return np.array([rng.permutation(n) for _ in range(n_perm)], int).reshape(n_perm, n)
+    P = np.tile(np.arange(n), (n_perm, 1))
+    for s in np.unique(codes):
+        idx = np.flatnonzero(codes == s)
+        P[:, idx] = idx[rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)]
+    return P
+
+
 def _ridge_cv_engine(A, Y, splits, alphas, alpha, inner_cv, random_state):
-    "Nested CV of standardise+ridge for all target columns of Y at once: oof (n, P) and alpha per fold for column 0."
-    oof = np.full(Y.shape, np.nan)
-    fold_alpha = []
+    """Nested CV of standardise+ridge for all target columns of Y at once: oof (n, P) and alpha per fold for column 0.
+    With a list of `random_state`s (inner-CV seeds) returns one (oof, alphas) pair per seed; the outer fits, which do
+    not depend on the seed, are computed once."""
+    many = isinstance(random_state, (list, tuple))
+    seeds = list(random_state) if many else [random_state]
+    oofs = [np.full(Y.shape, np.nan) for _ in seeds]
+    fold_alpha = [[] for _ in seeds]
     cols = np.arange(Y.shape[1])
     for tr, te in splits:
         if alpha is None:
-            best, _ = _select_alpha(A[tr], Y[tr], alphas, inner_cv, random_state)
             pred = _ridge_predict_many(A[tr], Y[tr], A[te], alphas)          # (n_alphas, n_te, P)
-            oof[te] = pred[best, :, cols].T
-            fold_alpha.append(alphas[best[0]])
+            for k, s in enumerate(seeds):
+                best, _ = _select_alpha(A[tr], Y[tr], alphas, inner_cv, s)
+                oofs[k][te] = pred[best, :, cols].T
+                fold_alpha[k].append(alphas[best[0]])
         else:
-            oof[te] = _ridge_predict_many(A[tr], Y[tr], A[te], np.array([alpha]))[0]
-            fold_alpha.append(alpha)
-    return oof, np.array(fold_alpha, float)
+            o = _ridge_predict_many(A[tr], Y[tr], A[te], np.array([alpha]))[0]
+            for k in range(len(seeds)): oofs[k][te] = o; fold_alpha[k].append(alpha)
+    out = [(o, np.array(fa, float)) for o, fa in zip(oofs, fold_alpha)]
+    return out if many else out[0]
+
+
+def _stratum_mean_oof(Y, splits, codes):
+    "Out-of-fold prediction = training mean gain of the held-out configuration's stratum (overall training mean if absent)."
+    oof = np.full(Y.shape, np.nan)
+    for tr, te in splits:
+        for s in np.unique(codes[te]):
+            t = te[codes[te] == s]
+            same = tr[codes[tr] == s]
+            oof[t] = Y[same].mean(0) if len(same) else Y[tr].mean(0)
+    return oof
 
 
 def _generic_oof(predictor, F, y, splits):
@@ -423,64 +483,130 @@ def _perm_pvalue(t_obs: float, t_null: np.ndarray) -> float:
     return float((1 + exceed) / (1 + len(t_null)))
 
 # %% ../nbs/04_predict.ipynb #92ddc9ac
+def _strata_stats(P: np.ndarray, T: np.ndarray, codes: np.ndarray | None, n_strata: int) -> dict:
+    """Spearman statistics of prediction rows P against target rows T (both (rows, n)): pooled, per stratum
+    ((n_strata, rows), NaN for strata with fewer than 3 configurations), their mean, and pooled after removing each
+    stratum's mean from predictions and targets (domain-demeaned)."""
+    pooled = _spearman_rows(P, T)
+    if codes is None:
+        nan = np.full(len(P), np.nan)
+        return {"pooled": pooled, "within": np.full((0, len(P)), np.nan), "mean_within": nan, "demeaned": nan}
+    within = np.full((n_strata, len(P)), np.nan)
+    Pd, Td = P.copy(), T.copy()
+    for s in range(n_strata):
+        idx = np.flatnonzero(codes == s)
+        if len(idx) >= 3: within[s] = _spearman_rows(P[:, idx], T[:, idx])
+        if len(idx):
+            Pd[:, idx] -= P[:, idx].mean(1, keepdims=True); Td[:, idx] -= T[:, idx].mean(1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_within = np.nanmean(within, axis=0) if np.isfinite(within).any() else np.full(len(P), np.nan)
+    return {"pooled": pooled, "within": within, "mean_within": mean_within, "demeaned": _spearman_rows(Pd, Td)}
+
+
+MIN_FIT_CONFIGS = 12   # below this many fitted configurations per fold, LOO / LOGO rho is flagged as uninformative
+
+
 @dataclass(frozen=True, eq=False)
 class CVResult:
     "Out-of-fold evaluation of a gain predictor (see `cross_validate`)."
     scheme: str
-    oof: pd.Series                 # out-of-fold predicted gain per configuration
+    oof: pd.Series                 # out-of-fold predicted gain per configuration (the median inner seed's run)
     y: pd.Series                   # actual gain
-    metrics: dict                  # point estimates on the pooled out-of-fold pairs
-    ci: pd.DataFrame               # bootstrap percentile interval per metric (columns ci_low, ci_high)
-    p_value: float                 # permutation p-value for Spearman (NaN if n_perm=0)
-    null_spearman: np.ndarray      # Spearman under each permutation
+    metrics: dict                  # median over inner-CV seeds of each metric on the pooled out-of-fold pairs
+    ci: pd.DataFrame               # bootstrap percentile interval per metric (of the median over seeds)
+    p_value: float                 # permutation p-value for the pooled Spearman (NaN if n_perm=0)
+    null_spearman: np.ndarray      # pooled Spearman (median over seeds) under each permutation
     perm_method: str               # "refit" (full nested CV per permutation) or "pairing"
-    folds: pd.DataFrame            # one row per outer fold
+    folds: pd.DataFrame            # one row per outer fold (medians over seeds)
     features: tuple
     top_k: int
     n_boot: int
     conf: float
     groups: pd.Series | None = None
+    seeds: pd.DataFrame | None = None      # one row per inner-CV seed: pooled, per-stratum, mean-within, demeaned rho
+    strata: pd.Series | None = None        # stratum (e.g. domain) per configuration
+    within: pd.DataFrame | None = None     # per stratum (+ "mean"): n_configs, median rho over seeds, min, max
+    p_within: float = np.nan               # permutation p-value for the mean within-stratum Spearman
+    null_within: np.ndarray = field(default_factory=lambda: np.array([]))
+    perm_strata: str | None = None         # name of the strata permutations stayed within (None: global)
+    notes: tuple = ()
+    model: str = "ridge"
 
     @property
     def n_perm(self) -> int: return len(self.null_spearman)
+    @property
+    def n_seeds(self) -> int: return 1 if self.seeds is None else len(self.seeds)
+    @property
+    def spearman_range(self) -> tuple:
+        "(min, max) of the pooled Spearman over inner-CV seeds."
+        s = self.seeds["spearman"] if self.seeds is not None else pd.Series([self.metrics["spearman"]])
+        return float(s.min()), float(s.max())
+    @property
+    def spearman_within_mean(self) -> float:
+        return float(self.within.loc["mean", "spearman"]) if self.within is not None and "mean" in self.within.index else np.nan
+    @property
+    def spearman_demeaned(self) -> float:
+        return float(self.seeds["spearman_demeaned"].median()) if self.seeds is not None and self.strata is not None else np.nan
 
     def tidy(self) -> pd.DataFrame:
-        "One row per metric: estimate, bootstrap interval, p-value (Spearman only)."
+        "One row per metric: estimate (median over seeds), bootstrap interval, p-value (Spearman only)."
         rows = [{"metric": m, "estimate": self.metrics[m], "ci_low": self.ci.loc[m, "ci_low"],
                  "ci_high": self.ci.loc[m, "ci_high"], "p_value": self.p_value if m == "spearman" else np.nan}
                 for m in METRICS]
+        if self.within is not None:
+            for s, r in self.within.iterrows():
+                rows.append({"metric": f"spearman_within:{s}", "estimate": r.spearman, "ci_low": np.nan, "ci_high": np.nan,
+                             "p_value": self.p_within if s == "mean" else np.nan})
+            rows.append({"metric": "spearman_demeaned", "estimate": self.spearman_demeaned, "ci_low": np.nan,
+                         "ci_high": np.nan, "p_value": np.nan})
         return pd.DataFrame(rows)
 
     def glance(self) -> pd.DataFrame:
         "One row summarising the evaluation."
         m, ci = self.metrics, self.ci
-        return pd.DataFrame([{"scheme": self.scheme, "n_configs": len(self.y), "n_features": len(self.features),
-            "n_folds": len(self.folds), "spearman": m["spearman"], "spearman_ci_low": ci.loc["spearman", "ci_low"],
-            "spearman_ci_high": ci.loc["spearman", "ci_high"], "pearson": m["pearson"], "kendall": m["kendall"],
+        lo, hi = self.spearman_range
+        return pd.DataFrame([{"scheme": self.scheme, "model": self.model, "n_configs": len(self.y), "n_features": len(self.features),
+            "n_folds": len(self.folds), "n_seeds": self.n_seeds, "spearman": m["spearman"], "spearman_seed_min": lo,
+            "spearman_seed_max": hi, "spearman_ci_low": ci.loc["spearman", "ci_low"],
+            "spearman_ci_high": ci.loc["spearman", "ci_high"], "spearman_within_mean": self.spearman_within_mean,
+            "spearman_demeaned": self.spearman_demeaned, "pearson": m["pearson"], "kendall": m["kendall"],
             "mae": m["mae"], "r2": m["r2"], "top_k": self.top_k, "top_k_precision": m["top_k_precision"],
-            "p_value": self.p_value, "n_perm": self.n_perm, "perm_method": self.perm_method, "n_boot": self.n_boot,
-            "conf": self.conf, "alpha_median": (float(np.nanmedian(self.folds["alpha"]))
-                                                  if self.folds["alpha"].notna().any() else np.nan)}])
+            "p_value": self.p_value, "p_within": self.p_within, "perm_strata": self.perm_strata, "n_perm": self.n_perm,
+            "perm_method": self.perm_method, "n_boot": self.n_boot, "conf": self.conf,
+            "alpha_median": (float(np.nanmedian(self.folds["alpha"])) if self.folds["alpha"].notna().any() else np.nan)}])
 
     def __repr__(self):
-        lines = [f"CVResult(scheme={self.scheme}, {len(self.y)} configs, {len(self.features)} features, "
-                 f"{len(self.folds)} folds; {self.conf:.0%} bootstrap CIs from {self.n_boot} resamples)"]
+        lo, hi = self.spearman_range
+        lines = [f"CVResult(scheme={self.scheme}, {self.model}, {len(self.y)} configs, {len(self.features)} features, "
+                 f"{len(self.folds)} folds; medians over {self.n_seeds} inner-CV seed(s); {self.conf:.0%} bootstrap CIs "
+                 f"from {self.n_boot} resamples)"]
+        perm = (f" ({self.n_perm} permutations within {self.perm_strata}, {self.perm_method})" if self.perm_strata
+                else f" ({self.n_perm} permutations, {self.perm_method})")
         for m in METRICS:
-            lo, hi = self.ci.loc[m, "ci_low"], self.ci.loc[m, "ci_high"]
+            cl, ch = self.ci.loc[m, "ci_low"], self.ci.loc[m, "ci_high"]
             name = f"top-{self.top_k} precision" if m == "top_k_precision" else m
-            s = f"  {name:<18} {self.metrics[m]:8.4f}  [{lo:.4f}, {hi:.4f}]"
-            if m == "spearman" and self.n_perm: s += f"  p = {self.p_value:.4g} ({self.n_perm} permutations, {self.perm_method})"
+            s = f"  {name:<18} {self.metrics[m]:8.4f}  [{cl:.4f}, {ch:.4f}]"
+            if m == "spearman":
+                if self.n_seeds > 1: s += f"  seeds {lo:.3f}..{hi:.3f}"
+                if self.n_perm: s += f"  p = {self.p_value:.4g}" + perm
             lines.append(s)
+        if self.within is not None:
+            w = ", ".join(f"{s} {r.spearman:.3f}" for s, r in self.within.iterrows() if s != "mean")
+            lines.append(f"  within {self.strata.name or 'strata'}: {w}; mean {self.spearman_within_mean:.3f}"
+                         + (f" (p = {self.p_within:.4g})" if self.n_perm else "") + f"; demeaned {self.spearman_demeaned:.3f}")
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def plot(self, ax=None, annotate: bool = False):
-        "Out-of-fold predicted vs actual gain (coloured by held-out group for grouped schemes)."
+        "Out-of-fold predicted vs actual gain (coloured by held-out group for grouped schemes, else by stratum)."
         import matplotlib.pyplot as plt
         if ax is None: _, ax = plt.subplots(figsize=(4.2, 4), dpi=80)
-        if self.groups is not None:
-            for g, idx in self.groups.groupby(self.groups, sort=False).groups.items():
+        col = self.groups if self.groups is not None else self.strata
+        if col is not None:
+            for g, idx in col.groupby(col, sort=True).groups.items():
                 ax.scatter(self.y[idx], self.oof[idx], s=22, label=str(g), alpha=0.85)
-            ax.legend(fontsize=7, title=self.groups.name, title_fontsize=7, frameon=False)
+            ax.legend(fontsize=7, title=col.name, title_fontsize=7, frameon=False)
         else:
             ax.scatter(self.y, self.oof, s=22, alpha=0.85)
         lo = min(self.y.min(), self.oof.min()); hi = max(self.y.max(), self.oof.max())
@@ -492,20 +618,48 @@ class CVResult:
         return ax
 
 
+def _resolve_strata(strata, groups, index):
+    "strata given as labels (Series / array) or as the name of a column of the `groups` DataFrame."
+    if strata is None: return None
+    if isinstance(strata, str):
+        if isinstance(groups, pd.DataFrame) and strata in groups.columns: return groups[strata].rename(strata)
+        if isinstance(groups, pd.Series) and groups.name == strata: return groups
+        raise ValueError(f"strata={strata!r} is not a column of groups")
+    if isinstance(strata, pd.Series): return strata
+    return pd.Series(np.asarray(strata), index=index, name="strata")
+
+
 def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int = 1000, n_perm: int = 1000,
                    top_k: int = 5, seed: int = 0, conf: float = 0.95, perm_method: str = "auto",
-                   n_jobs: int = 1) -> CVResult:
-    """Out-of-fold evaluation of `predictor` (default `GainPredictor()`): leave-one-configuration-out (`scheme="loo"`),
-    leave-one-group-out (`"logo"` or a column of a `groups` DataFrame) or k-fold (`scheme=k`)."""
+                   n_jobs: int = 1, *, strata=None, n_seeds: int = 10, perm_within: bool = True) -> CVResult:
+    """Out-of-fold evaluation of `predictor` (default `GainPredictor()`; `"stratum_mean"` for the stratum-only baseline):
+    leave-one-configuration-out (`scheme="loo"`), leave-one-group-out (`"logo"` or a column of a `groups` DataFrame) or
+    k-fold (`scheme=k`). Every metric is the median over `n_seeds` inner-CV seeds. With `strata` (labels, or a column
+    name of `groups`, e.g. `"domain"`) Spearman is also reported within each stratum and permutations stay within
+    strata (`perm_within=False`: global). Results depend only on the configurations' content, not on their names or order."""
+    special = isinstance(predictor, str)
+    if special and predictor != "stratum_mean": raise ValueError(f"unknown predictor {predictor!r}; use 'stratum_mean' or an estimator")
     predictor = GainPredictor() if predictor is None else predictor
     fast = type(predictor) is GainPredictor
-    feats = getattr(predictor, "features", None)
-    F = check_features(X, feats, where="cross_validate")
+    feats = getattr(predictor, "features", None) if not special else None
+    F = check_features(X, feats, allow_constant=special, where="cross_validate")
     yy = check_target(y, F.index, where="cross_validate")
     n = len(F)
     if perm_method not in ("auto", "refit", "pairing"): raise ValueError("perm_method must be 'auto', 'refit' or 'pairing'")
     if not 0 < conf < 1: raise ValueError("conf must be in (0, 1)")
     if top_k < 1: raise ValueError("top_k must be >= 1")
+    if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1: raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    st = _resolve_strata(strata, groups, F.index)
+    if groups is not None and not isinstance(groups, (pd.Series, pd.DataFrame)):
+        groups = pd.Series(np.asarray(groups), index=F.index)
+    orig = F.index
+    order = canonical_order(F.to_numpy(), yy.to_numpy())       # content order: invariant to names and row order
+    F, yy = F.iloc[order], yy.iloc[order]
+    codes, labels = (None, [])
+    if st is not None:
+        codes, labels = _strata_codes(st, F.index, "cross_validate: ")
+        st = pd.Series(np.asarray(labels, dtype=object)[codes], index=F.index, name=st.name or "strata")
+    if special and codes is None: raise ValueError("predictor='stratum_mean' needs strata")
     label, splits, names, gser = _cv_splits(F.index, scheme, groups, seed)
     min_train = min(len(tr) for tr, _ in splits)
     if fast and predictor.alpha is None:
@@ -513,53 +667,299 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     elif min_train < 2:
         raise ValueError(f"cross_validate ({label}): an outer training set has {min_train} configuration(s)")
     rng = np.random.default_rng(seed)
-    perms = [rng.permutation(n) for _ in range(n_perm)]
+    pcodes = codes if perm_within else None
+    perms = _permutations(n, n_perm, rng, pcodes)
     yv = yy.to_numpy()
-    method = perm_method if perm_method != "auto" else ("refit" if fast else "pairing")
-    if fast:
+    method = perm_method if perm_method != "auto" else ("refit" if (fast or special) else "pairing")
+    Y = np.column_stack([yv] + [yv[p] for p in perms]) if (method == "refit" and n_perm) else yv[:, None]
+    rs0 = getattr(predictor, "random_state", None) if not special else None
+    rs0 = 0 if rs0 is None else int(rs0)
+    seeds = [rs0 + r for r in range(n_seeds)]
+    runs = []                                  # per seed: (oof matrix (n, P), fold alphas)
+    if special:
+        runs = [(_stratum_mean_oof(Y, splits, codes), np.full(len(splits), np.nan))] * n_seeds
+    elif fast:
         alphas = _check_alphas(predictor.alphas)
         alpha = None if predictor.alpha is None else float(_check_alphas(predictor.alpha)[0])
-        Y = np.column_stack([yv] + [yv[p] for p in perms]) if method == "refit" else yv[:, None]
-        oofs, fold_alpha = _ridge_cv_engine(F.to_numpy(), Y, splits, alphas, alpha, predictor.inner_cv, predictor.random_state)
-        oof = oofs[:, 0]
-        if method == "refit" and n_perm:
-            null = _spearman_rows(oofs[:, 1:].T, Y[:, 1:].T)
-        else:
-            null = _spearman_rows(np.broadcast_to(oof, (n_perm, n)), yv[np.array(perms, int).reshape(n_perm, n)]) if n_perm else np.array([])
+        runs = _ridge_cv_engine(F.to_numpy(), Y, splits, alphas, alpha, predictor.inner_cv, seeds[:1] if alpha is not None else seeds)
+        if alpha is not None: runs = runs * n_seeds            # a fixed alpha has no inner CV: every seed is the same run
     else:
-        oof = _generic_oof(predictor, F, yy, splits)
-        fold_alpha = np.full(len(splits), np.nan)
-        if n_perm and method == "refit":
-            res = Parallel(n_jobs=n_jobs)(delayed(_generic_oof)(predictor, F, pd.Series(yv[p], index=F.index), splits) for p in perms)
-            null = _spearman_rows(np.array(res), np.array([yv[p] for p in perms]))
-        elif n_perm:
-            null = _spearman_rows(np.broadcast_to(oof, (n_perm, n)), np.array([yv[p] for p in perms]))
-        else:
-            null = np.array([])
-    metrics = {k: float(v[0]) for k, v in _metric_rows(oof, yv, top_k).items()}
+        has_rs = "random_state" in predictor.get_params()
+        for s in seeds:
+            est = clone(predictor).set_params(random_state=s) if has_rs else predictor
+            oof_s = _generic_oof(est, F, yy, splits)
+            if n_perm and method == "refit":
+                res = Parallel(n_jobs=n_jobs)(delayed(_generic_oof)(est, F, pd.Series(yv[p], index=F.index), splits) for p in perms)
+                M = np.column_stack([oof_s] + list(res))
+            else: M = oof_s[:, None]
+            runs.append((M, np.full(len(splits), np.nan)))
+            if not has_rs: runs = runs * n_seeds; break
+    S = len(labels)
+    st_obs = [_strata_stats(R[:, :1].T, yv[None, :], codes, S) for R, _ in runs]       # observed, per seed
+    pooled = np.array([d["pooled"][0] for d in st_obs])
+    med = float(np.median(pooled))
+    r_star = int(np.argmin(np.abs(pooled - med)))           # the seed closest to the median (first if tied)
+    oof = runs[r_star][0][:, 0]
+    if n_perm:
+        if method == "refit":
+            nulls = [_strata_stats(R[:, 1:].T, Y[:, 1:].T, codes, S) for R, _ in runs]
+        else:                                                # permute the pairing of fixed predictions
+            nulls = [_strata_stats(np.broadcast_to(R[:, 0], (n_perm, n)), yv[perms], codes, S) for R, _ in runs]
+        null = np.median([d["pooled"] for d in nulls], axis=0)
+        null_w = np.median([d["mean_within"] for d in nulls], axis=0) if codes is not None else np.array([])
+    else:
+        null, null_w = np.array([]), np.array([])
+    per_seed = [_metric_rows(R[:, 0], yv, top_k) for R, _ in runs]
+    metrics = {k: float(np.median([ps[k][0] for ps in per_seed])) for k in METRICS}
+    metrics["spearman"] = med
     if n_boot:
         idx = rng.integers(0, n, size=(n_boot, n))
-        boot = _metric_rows(oof[idx], yv[idx], top_k)
+        boots = [_metric_rows(R[:, 0][idx], yv[idx], top_k) for R, _ in (runs[:1] if len({id(r) for r in runs}) == 1 else runs)]
         q = [100 * (1 - conf) / 2, 100 * (1 + conf) / 2]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            boot = {m: np.median([b[m] for b in boots], axis=0) for m in METRICS}
             ci = pd.DataFrame({m: np.nanpercentile(boot[m], q) for m in METRICS}, index=["ci_low", "ci_high"]).T
     else:
         ci = pd.DataFrame(np.nan, index=list(METRICS), columns=["ci_low", "ci_high"])
-    p = _perm_pvalue(metrics["spearman"], null) if n_perm else np.nan
+    p = _perm_pvalue(med, null) if n_perm else np.nan
+    seed_rows = []
+    for s, d in zip(seeds, st_obs):
+        r = {"seed": s, "spearman": float(d["pooled"][0])}
+        if codes is not None:
+            r.update({f"spearman_within:{lab}": float(d["within"][j, 0]) for j, lab in enumerate(labels)})
+            r.update(spearman_within_mean=float(d["mean_within"][0]), spearman_demeaned=float(d["demeaned"][0]))
+        seed_rows.append(r)
+    seeds_df = pd.DataFrame(seed_rows)
+    within, p_w = None, np.nan
+    if codes is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            wr = [{"stratum": lab, "n_configs": int((codes == j).sum()), "spearman": seeds_df[f"spearman_within:{lab}"].median(),
+                   "seed_min": seeds_df[f"spearman_within:{lab}"].min(), "seed_max": seeds_df[f"spearman_within:{lab}"].max()}
+                  for j, lab in enumerate(labels)]
+            mw = seeds_df["spearman_within_mean"]
+            wr.append({"stratum": "mean", "n_configs": n, "spearman": mw.median(), "seed_min": mw.min(), "seed_max": mw.max()})
+        within = pd.DataFrame(wr).set_index("stratum")
+        if n_perm and np.isfinite(within.loc["mean", "spearman"]): p_w = _perm_pvalue(float(within.loc["mean", "spearman"]), null_w)
+    top_alpha = float(np.max(_check_alphas(predictor.alphas))) if fast and predictor.alpha is None else np.nan
     fold_rows = []
-    for name, (tr, te), a in zip(names, splits, fold_alpha):
-        r = {"fold": name, "n_train": len(tr), "n_test": len(te), "alpha": a}
-        if len(te) >= 3:
-            fm = _metric_rows(oof[te], yv[te], top_k)
-            r.update(spearman=float(fm["spearman"][0]), mae=float(fm["mae"][0]))
-        else:
-            r.update(spearman=np.nan, mae=float(np.abs(oof[te] - yv[te]).mean()))
+    for f, (name, (tr, te)) in enumerate(zip(names, splits)):
+        rhos, maes, als = [], [], []
+        for R, fa in runs:
+            o = R[te, 0]
+            rhos.append(float(_spearman_rows(o[None], yv[te][None])[0]) if len(te) >= 3 else np.nan)
+            maes.append(float(np.abs(o - yv[te]).mean())); als.append(fa[f])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = {"fold": name, "n_train": len(tr), "n_test": len(te), "alpha": float(np.nanmedian(als)) if np.isfinite(als).any() else np.nan,
+                 "alpha_at_top": float(np.mean(np.asarray(als) >= top_alpha)) if np.isfinite(top_alpha) else np.nan,
+                 "spearman": float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else np.nan, "mae": float(np.median(maes))}
         fold_rows.append(r)
-    return CVResult(scheme=label, oof=pd.Series(oof, index=F.index, name="oof_pred"), y=yy, metrics=metrics, ci=ci,
-                    p_value=p, null_spearman=np.asarray(null, float), perm_method=method if n_perm else "none",
-                    folds=pd.DataFrame(fold_rows), features=tuple(F.columns), top_k=min(top_k, n), n_boot=n_boot,
-                    conf=conf, groups=gser)
+    folds = pd.DataFrame(fold_rows)
+    if label == "loo":                                        # LOO folds listed in the caller's order
+        folds = folds.set_index("fold").loc[list(orig)].reset_index()
+    notes = []
+    if np.isfinite(top_alpha):
+        shr = folds["alpha_at_top"]
+        if (shr > 0).any():
+            notes.append(f"in {int((shr > 0).sum())} of {len(folds)} outer folds the inner CV chose the largest alpha "
+                         f"({top_alpha:g}) for some seed (median share of seeds {shr.median():.0%}): the ridge is then shrunk to "
+                         "the training mean, and LOO Spearman of a shrunk ridge sits near -0.5 even without any signal")
+    if min_train < MIN_FIT_CONFIGS and not special:
+        notes.append(f"outer training sets hold as few as {min_train} configurations (< {MIN_FIT_CONFIGS}): "
+                     "out-of-fold Spearman from so few fitted configurations is close to uninformative")
+    gser = gser.reindex(orig) if gser is not None else None
+    return CVResult(scheme=label, oof=pd.Series(oof, index=F.index, name="oof_pred").reindex(orig), y=yy.reindex(orig),
+                    metrics=metrics, ci=ci, p_value=p, null_spearman=np.asarray(null, float),
+                    perm_method=method if n_perm else "none", folds=folds, features=tuple(F.columns) if not special else (),
+                    top_k=min(top_k, n), n_boot=n_boot, conf=conf, groups=gser, seeds=seeds_df,
+                    strata=st.reindex(orig) if st is not None else None, within=within, p_within=p_w,
+                    null_within=np.asarray(null_w, float),
+                    perm_strata=(st.name if (st is not None and perm_within) else None), notes=tuple(notes),
+                    model="stratum mean" if special else ("ridge" if fast else type(predictor).__name__))
+
+# %% ../nbs/04_predict.ipynb #bfe98473
+@dataclass(frozen=True, eq=False)
+class Reliability:
+    "Measurement noise of the per-configuration gain (see `split_half_reliability`)."
+    table: pd.DataFrame          # per stratum ("all" first): n_configs, n_prompts, sd_gain, mean_se, r_half, reliability, ...
+    se: pd.Series                # bootstrap SE of each configuration's gain
+    gain: pd.Series              # each configuration's mean gain over its prompts
+    half_r: pd.DataFrame         # (n_splits, strata): split-half correlation per random split
+    n_splits: int
+    n_boot: int
+
+    def ceiling(self, stratum: str = "all") -> float: return float(self.table.loc[stratum, "ceiling"])
+    def reliability(self, stratum: str = "all") -> float: return float(self.table.loc[stratum, "reliability"])
+
+    @property
+    def warnings(self) -> list:
+        "A sentence for every stratum whose noise ceiling is below 0.5."
+        t = self.table.drop(index="all", errors="ignore")
+        return [f"within {s}: split-half reliability of the gain {r.reliability:.2f}, noise ceiling {r.ceiling:.3f} < 0.5 "
+                f"- no predictor can rank these {int(r.n_configs)} configurations reliably; about "
+                + (f"{r['prompts_for_0.9']:.0f}" if np.isfinite(r["prompts_for_0.9"]) else "unboundedly many")
+                + " prompts would be needed for reliability 0.9" for s, r in t.iterrows() if not r.ceiling >= 0.5]
+
+    def tidy(self) -> pd.DataFrame: return self.table.reset_index()
+
+    def glance(self) -> pd.DataFrame:
+        t = self.table
+        d = {"n_configs": int(t.loc["all", "n_configs"]), "n_splits": self.n_splits, "n_boot": self.n_boot,
+             "reliability": t.loc["all", "reliability"], "ceiling": t.loc["all", "ceiling"], "mean_se": t.loc["all", "mean_se"]}
+        for s in t.index.drop("all"): d.update({f"reliability:{s}": t.loc[s, "reliability"], f"ceiling:{s}": t.loc[s, "ceiling"]})
+        return pd.DataFrame([d])
+
+    def __repr__(self):
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            body = self.table.to_string(float_format=lambda v: f"{v:.3f}")
+        return (f"Reliability of the measured gain ({self.n_splits} random prompt halves, {self.n_boot} bootstrap resamples)\n"
+                + body + "".join(f"\n  warning: {w}" for w in self.warnings))
+
+
+def _spearman_brown(r, k=2.0): return k * r / (1 + (k - 1) * r)
+
+
+def split_half_reliability(prompt_gains: pd.DataFrame, strata=None, n_splits: int = 1000, n_boot: int = 1000,
+                           seed: int = 0, value: str = "gain", target: float = 0.9) -> Reliability:
+    """Bootstrap SE of each configuration's mean gain, split-half reliability (Spearman-Brown) of the gains across
+    configurations overall and within each stratum, the noise ceiling sqrt(reliability), and the prompts needed for
+    reliability `target`. `prompt_gains`: one row per (config_id, prompt_id) with column `value`; `strata`: labels per
+    config_id (e.g. domain). Configurations with the same set of prompts share every split and bootstrap resample."""
+    need = {"config_id", "prompt_id", value}
+    if not need <= set(prompt_gains.columns): raise ValueError(f"prompt_gains needs columns {sorted(need)}")
+    if n_splits < 1 or n_boot < 2: raise ValueError("need n_splits >= 1 and n_boot >= 2")
+    d = prompt_gains[["config_id", "prompt_id", value]].assign(config_id=lambda t: t.config_id.astype(str),
+                                                               prompt_id=lambda t: t.prompt_id.astype(str))
+    if d[value].isna().any(): raise ValueError(f"prompt_gains has NaN {value!r}")
+    if d.duplicated(["config_id", "prompt_id"]).any(): raise ValueError("duplicated (config_id, prompt_id) rows")
+    G = d.pivot(index="config_id", columns="prompt_id", values=value).sort_index().sort_index(axis=1)
+    ids, M = G.index, G.to_numpy(float)
+    have = ~np.isnan(M)
+    if strata is None: st = pd.Series("all", index=ids)
+    else:
+        st = (strata if isinstance(strata, pd.Series) else pd.Series(strata)).copy()
+        st.index = st.index.astype(str); st = st.reindex(ids)
+        if st.isna().any(): raise ValueError(f"strata are missing configuration(s) {_fmt_ids(ids[st.isna().to_numpy()])}")
+        st = st.astype(str)
+        if (st == "all").any(): raise ValueError("a stratum may not be called 'all' (the name of the pooled row)")
+    # prompt-set groups: configurations evaluated on exactly the same prompts
+    keys = [have[i].tobytes() for i in range(len(ids))]
+    groups = {k: np.flatnonzero([kk == k for kk in keys]) for k in dict.fromkeys(keys)}
+    rng = np.random.default_rng(seed)
+    gain = np.nanmean(M, axis=1)
+    se = np.empty(len(ids))
+    A_half = np.empty((n_splits, len(ids))); B_half = np.empty((n_splits, len(ids)))
+    for k in sorted(groups):                    # by prompt set, not by configuration name: invariant to renaming
+        rows = groups[k]
+        cols = np.flatnonzero(have[rows[0]]); n = len(cols)
+        if n < 2: raise ValueError(f"configuration(s) {_fmt_ids(ids[rows])} have fewer than 2 prompts")
+        V = M[np.ix_(rows, cols)]                                             # (configs, n)
+        W = rng.multinomial(n, np.full(n, 1 / n), size=n_boot) / n             # shared prompt resamples
+        se[rows] = (W @ V.T).std(0, ddof=1)
+        h = n // 2
+        perm = rng.permuted(np.tile(np.arange(n), (n_splits, 1)), axis=1)
+        H = np.zeros((n_splits, n)); np.put_along_axis(H, perm[:, :h], 1.0, axis=1)
+        A_half[:, rows] = (H @ V.T) / h
+        B_half[:, rows] = ((1 - H) @ V.T) / (n - h)
+    rows_out, half = [], {}
+    for s in ["all"] + (sorted(st.unique()) if strata is not None else []):
+        idx = np.arange(len(ids)) if s == "all" else np.flatnonzero(st.to_numpy() == s)
+        m = len(idx)
+        n_pr = float(np.median(have[idx].sum(1)))
+        sd = float(np.std(gain[idx], ddof=1)) if m > 1 else np.nan
+        mse = float(np.mean(se[idx] ** 2))
+        if m >= 3:
+            r = _pearson_rows(A_half[:, idx], B_half[:, idx]); half[s] = r
+            rbar = float(np.nanmean(r)); rel = float(_spearman_brown(rbar))
+        else:
+            rbar = rel = np.nan; half[s] = np.full(n_splits, np.nan)
+        rel_vc = 1 - mse / sd ** 2 if m > 1 and sd > 0 else np.nan
+        n_t = (n_pr * target * (1 - rel) / (rel * (1 - target))) if np.isfinite(rel) and rel > 0 else np.inf
+        rows_out.append({"stratum": s, "n_configs": m, "n_prompts": n_pr, "sd_gain": sd, "mean_se": float(np.sqrt(mse)),
+                         "r_half": rbar, "reliability": rel, "reliability_vc": rel_vc,
+                         "ceiling": float(np.sqrt(max(rel, 0.0))) if np.isfinite(rel) else np.nan,
+                         f"prompts_for_{target:g}": n_t})
+    table = pd.DataFrame(rows_out).set_index("stratum")
+    return Reliability(table=table, se=pd.Series(se, index=ids, name="gain_se"), gain=pd.Series(gain, index=ids, name="gain"),
+                       half_r=pd.DataFrame(half), n_splits=n_splits, n_boot=n_boot)
+
+# %% ../nbs/04_predict.ipynb #24ec86e6
+@dataclass(frozen=True, eq=False)
+class FeatureGroups:
+    "Features after dropping exact linear duplicates, clustered into groups of near-copies (see `feature_groups`)."
+    kept: tuple                  # features kept, in input order
+    duplicates: dict             # dropped feature -> the affine combination of kept features it equals
+    groups: dict                 # group name -> tuple of member features (kept ones), in input order
+    threshold: float
+    corr: pd.DataFrame           # |Pearson r| between kept features
+
+    def group_of(self, feature: str) -> str:
+        for g, m in self.groups.items():
+            if feature in m: return g
+        raise KeyError(f"{feature!r} is not a kept feature")
+
+    def tidy(self) -> pd.DataFrame:
+        rows = [{"feature": f, "group": self.group_of(f), "group_size": len(self.groups[self.group_of(f)]),
+                 "dropped": False, "note": ""} for f in self.kept]
+        rows += [{"feature": f, "group": None, "group_size": 0, "dropped": True, "note": f"exact duplicate: {why}"}
+                 for f, why in self.duplicates.items()]
+        return pd.DataFrame(rows)
+
+    def glance(self) -> pd.DataFrame:
+        return pd.DataFrame([{"n_features": len(self.kept) + len(self.duplicates), "n_duplicates": len(self.duplicates),
+                              "n_kept": len(self.kept), "n_groups": len(self.groups),
+                              "n_multi_groups": sum(len(m) > 1 for m in self.groups.values()), "threshold": self.threshold}])
+
+    def __repr__(self):
+        multi = {g: m for g, m in self.groups.items() if len(m) > 1}
+        return (f"FeatureGroups({len(self.kept)} kept in {len(self.groups)} groups, |r| >= {self.threshold})\n"
+                + "".join(f"  dropped {f}: {w}\n" for f, w in self.duplicates.items())
+                + "".join(f"  group {g}: {list(m)}\n" for g, m in multi.items())).rstrip()
+
+
+def _group_name(members) -> str: return " / ".join(members)
+
+
+def feature_groups(X, threshold: float = 0.9, max_terms: int = 2, tol: float = 1e-9,
+                   features: Sequence[str] | None = None) -> FeatureGroups:
+    """Drop features that are exact affine functions of at most `max_terms` earlier kept features (say which), then
+    cluster the kept ones by single linkage on |Pearson r| >= `threshold` into named groups."""
+    from itertools import combinations
+    F = check_features(X, features, where="feature_groups")
+    if not 0 < threshold <= 1: raise ValueError("threshold must be in (0, 1]")
+    A = F.to_numpy(); n = len(A)
+    kept, dup = [], {}
+    for j, f in enumerate(F.columns):
+        x = A[:, j]; xc = x - x.mean(); scale = np.sqrt(xc @ xc)
+        found = None
+        for k in range(1, max_terms + 1):
+            if n < k + 3: break
+            for S in combinations(range(len(kept)), k):
+                cols = [F.columns.get_loc(kept[s]) for s in S]
+                D = np.column_stack([np.ones(n), A[:, cols]])
+                b, *_ = np.linalg.lstsq(D, x, rcond=None)
+                if np.sqrt(np.sum((x - D @ b) ** 2)) <= tol * scale:
+                    small = 1e-9 * (np.abs(x).max() + 1e-300)
+                    terms = " ".join(f"{'+' if c >= 0 else '-'} {abs(c):.6g}*{kept[s]}" for c, s in zip(b[1:], S))
+                    found = f"{f} = " + (f"{b[0]:.6g} {terms}" if abs(b[0]) > small else terms.lstrip("+ ")); break
+            if found: break
+        if found: dup[f] = found
+        else: kept.append(f)
+    R = np.abs(np.corrcoef(F[kept].to_numpy(), rowvar=False)) if len(kept) > 1 else np.ones((1, 1))
+    label = list(range(len(kept)))                         # union-find over |r| >= threshold
+    def root(i):
+        while label[i] != i: label[i] = label[label[i]]; i = label[i]
+        return i
+    for i in range(len(kept)):
+        for k in range(i + 1, len(kept)):
+            if R[i, k] >= threshold: label[root(k)] = root(i)
+    comp = {}
+    for i, f in enumerate(kept): comp.setdefault(root(i), []).append(f)
+    groups = {_group_name(m): tuple(m) for m in sorted(comp.values(), key=lambda m: kept.index(m[0]))}
+    return FeatureGroups(kept=tuple(kept), duplicates=dup, groups=groups, threshold=threshold,
+                         corr=pd.DataFrame(R, index=kept, columns=kept))
 
 # %% ../nbs/04_predict.ipynb #45af70e1
 def _standardize(A):
@@ -618,11 +1018,12 @@ def _lasso_boot_chunk(A, y, W, alpha):
     return w * ysd, n_fail
 
 
-def lasso_alpha(X, y, rule: str = "plugin", cv: int = 5, seed: int = 0, c: float = 1.1, gamma: float = 0.1,
+def lasso_alpha(X, y, rule: str = "1se", cv: int = 5, seed: int = 0, c: float = 1.1, gamma: float = 0.1,
                 bootstrap: bool = True) -> tuple[float, dict]:
     """Lasso penalty for standardised features: BCCH-style plug-in (`rule='plugin'`, inflated by sqrt(2) when
     `bootstrap`), or `LassoCV` (`'min'`) / its one-standard-error rule (`'1se'`). Returns (alpha, info)."""
     F = check_features(X, where="lasso_alpha"); yy = check_target(y, F.index, where="lasso_alpha")
+    o = canonical_order(F.to_numpy(), yy.to_numpy()); F, yy = F.iloc[o], yy.iloc[o]     # CV folds follow content
     if rule not in ("plugin", "1se", "min"): raise ValueError("rule must be 'plugin', '1se' or 'min'")
     n, p = F.shape
     if n < cv: raise ValueError(f"lasso_alpha: {n} configurations, fewer than cv={cv} folds")
@@ -674,9 +1075,22 @@ class LassoStability:
     n_configs: int
     n_not_converged: int = 0
     n_jobs_used: int = 1
+    groups: dict = field(default_factory=dict)          # group name -> member features (see `feature_groups`)
+    duplicates: dict = field(default_factory=dict)      # exact linear duplicates dropped before selection
 
     @property
     def B(self) -> int: return len(self.coefs)
+    @property
+    def group_frequencies(self) -> pd.Series:
+        "Share of resamples in which at least one member of each group is selected, sorted descending."
+        sel = self.coefs != 0
+        g = {name: sel[list(m)].any(axis=1).mean() for name, m in self.groups.items()} if self.groups else sel.mean().to_dict()
+        return pd.Series(g, name="frequency", dtype=float).sort_values(ascending=False, kind="stable")
+    @property
+    def core_groups(self) -> tuple:
+        "Groups selected (any member) in at least `threshold` of the resamples."
+        f = self.group_frequencies
+        return tuple(f.index[f >= self.threshold])
 
     def tidy(self) -> pd.DataFrame:
         "Per feature: frequency, in core, mean coefficient when selected, sign consistency."
@@ -691,15 +1105,19 @@ class LassoStability:
 
     def glance(self) -> pd.DataFrame:
         return pd.DataFrame([{"B": self.B, "n_configs": self.n_configs, "n_features": len(self.frequencies),
+                              "n_duplicates_dropped": len(self.duplicates), "n_groups": len(self.groups),
                               "alpha": self.alpha, "alpha_rule": self.alpha_info.get("rule"), "threshold": self.threshold,
-                              "n_core": len(self.core), "mean_n_selected": float((self.coefs != 0).sum(axis=1).mean()),
+                              "n_core": len(self.core), "n_core_groups": len(self.core_groups),
+                              "mean_n_selected": float((self.coefs != 0).sum(axis=1).mean()),
                               "n_not_converged": self.n_not_converged, "n_jobs_used": self.n_jobs_used}])
 
     def __repr__(self):
         top = ", ".join(f"{k}={v:.2f}" for k, v in self.frequencies.head(8).items())
+        gtop = ", ".join(f"{k}={v:.2f}" for k, v in self.group_frequencies.head(6).items())
         return (f"LassoStability(B={self.B}, {self.n_configs} configs, alpha={self.alpha:.4g} [{self.alpha_info.get('rule')}], "
-                f"threshold={self.threshold})\n  core: {list(self.core)}\n  frequencies: {top}"
-                + (" ..." if len(self.frequencies) > 8 else ""))
+                f"threshold={self.threshold})\n  core: {list(self.core)}; core groups: {list(self.core_groups)}\n  frequencies: {top}"
+                + (" ..." if len(self.frequencies) > 8 else "") + f"\n  group frequencies: {gtop}"
+                + "".join(f"\n  dropped {f}: {w}" for f, w in self.duplicates.items()))
 
     def plot(self, ax=None, max_features: int = 30):
         "Horizontal bars of selection frequency with the threshold line; core features highlighted."
@@ -714,11 +1132,24 @@ class LassoStability:
         return ax
 
 
-def bootstrap_lasso(X, y, B: int = 1000, threshold: float = 0.9, alpha: float | None = None, alpha_rule: str = "plugin",
-                    n_jobs: int = 2, seed: int = 0, features: Sequence[str] | None = None) -> LassoStability:
-    """Selection frequency of each feature over `B` bootstrap resamples of configurations (Lasso on standardised features).
+def _selection_setup(X, y, features, groups, where):
+    "Validated, content-ordered (F, y), with exact duplicates dropped and groups of near-copies (`groups`: 'auto', None or FeatureGroups)."
+    F = check_features(X, features, where=where); yy = check_target(y, F.index, where=where)
+    o = canonical_order(F.to_numpy(), yy.to_numpy())        # resamples follow content, not names or row order
+    F, yy = F.iloc[o], yy.iloc[o]
+    if groups is None: return F, yy, {}, {}
+    fg = feature_groups(F) if isinstance(groups, str) and groups == "auto" else groups
+    if not isinstance(fg, FeatureGroups): raise ValueError("groups must be 'auto', None or a FeatureGroups")
+    return F[list(fg.kept)], yy, dict(fg.groups), dict(fg.duplicates)
+
+
+def bootstrap_lasso(X, y, B: int = 1000, threshold: float = 0.9, alpha: float | None = None, alpha_rule: str = "1se",
+                    n_jobs: int = 2, seed: int = 0, features: Sequence[str] | None = None, groups="auto") -> LassoStability:
+    """Selection frequency of each feature (and of each group of near-copies) over `B` bootstrap resamples of
+    configurations (Lasso on standardised features, penalty by the LassoCV 1-SE rule unless `alpha_rule` / `alpha`).
+    Exact linear duplicates are dropped first and reported (`groups="auto"`, see `feature_groups`; `None` keeps all).
     Resamples run in `n_jobs` joblib workers when the work (B * n * p**2) exceeds `PARALLEL_MIN_WORK`, else in-process."""
-    F = check_features(X, features, where="bootstrap_lasso"); yy = check_target(y, F.index, where="bootstrap_lasso")
+    F, yy, grp, dup = _selection_setup(X, y, features, groups, "bootstrap_lasso")
     if not 0 < threshold <= 1: raise ValueError("threshold must be in (0, 1]")
     if B < 1: raise ValueError("B must be >= 1")
     if alpha is None: alpha, info = lasso_alpha(F, yy, rule=alpha_rule, seed=seed)
@@ -736,19 +1167,21 @@ def bootstrap_lasso(X, y, B: int = 1000, threshold: float = 0.9, alpha: float | 
     freq = (coefs != 0).mean().sort_values(ascending=False, kind="stable").rename("frequency")
     return LassoStability(frequencies=freq, core=tuple(freq.index[freq >= threshold]), threshold=threshold,
                           alpha=float(alpha), alpha_info=info, coefs=coefs, n_configs=n,
-                          n_not_converged=int(sum(r[1] for r in res)), n_jobs_used=jobs)
+                          n_not_converged=int(sum(r[1] for r in res)), n_jobs_used=jobs, groups=grp, duplicates=dup)
 
 # %% ../nbs/04_predict.ipynb #f8256e01
-def _stability_path(A, y, W, lambdas, q=None):
+def _stability_path(A, y, W, lambdas, q=None, members=None):
     """Selection indicators (halves, lambdas, p) along the lambda path (warm starts) for 0/1 half-sample weights W;
-    with `q`, stops once the average number selected anywhere on the path so far exceeds q."""
+    with `q`, stops once the average number selected anywhere on the path so far exceeds q (counting groups of
+    features, given as lists of column indices in `members`, as one)."""
     G, c, ysd = _resample_gram(A, y, W)
     sel = np.zeros((len(W), len(lambdas), A.shape[1]), bool)
-    w, union = None, np.zeros((len(W), A.shape[1]), bool)
+    members = [[j] for j in range(A.shape[1])] if members is None else members
+    w, union = None, np.zeros((len(W), len(members)), bool)
     for k, lam in enumerate(lambdas):
         w, _ = _lasso_cd(G, c, lam / ysd, w0=w)
         sel[:, k] = w != 0
-        union |= sel[:, k]
+        union |= np.stack([sel[:, k, m].any(1) for m in members], axis=1)
         if q is not None and union.sum(1).mean() > q: return sel[:, :k + 1]
     return sel
 
@@ -760,25 +1193,67 @@ class StabilitySelection:
     selected: tuple              # features with probability >= threshold
     threshold: float
     path: pd.DataFrame           # selection probability per lambda (rows) and feature (columns)
-    q: float                     # average number of features selected anywhere on the grid per half-sample
-    ev_bound: float              # q^2 / ((2 threshold - 1) p)
+    q: float                     # average number of groups (features) selected anywhere on the grid per half-sample
+    ev_bound: float              # q^2 / ((2 threshold - 1) p), p = number of groups (features)
     B: int
     n_configs: int
+    group_probabilities: pd.Series | None = None   # max over the grid of P(any member selected), sorted descending
+    groups: dict = field(default_factory=dict)
+    duplicates: dict = field(default_factory=dict)
+
+    @property
+    def selected_groups(self) -> tuple:
+        "Groups whose selection probability reaches the threshold (the strict core, at the group level)."
+        gp = self.group_probabilities if self.group_probabilities is not None else self.probabilities
+        return tuple(gp.index[gp >= self.threshold])
+
+    @property
+    def core(self) -> tuple:
+        "One feature per selected group: its member with the highest selection probability (ties: first in order)."
+        out = []
+        for g in self.selected_groups:
+            members = self.groups.get(g, (g,))
+            out.append(max(members, key=lambda f: (self.probabilities.get(f, 0.0), -members.index(f))))
+        return tuple(out)
+
+    @property
+    def statement(self) -> str:
+        "The error bound in words."
+        unit = "groups" if self.groups else "features"
+        return (f"E[number of selected {unit} with half-sample selection probability <= q/p] <= q^2/((2 pi - 1) p) = "
+                f"{self.q:.2f}^2/((2*{self.threshold} - 1)*{self.n_units}) = {self.ev_bound:.3g} (Shah & Samworth 2013, "
+                "Thm 1, no assumption on the Lasso); it bounds the expected number of false selections under "
+                "Meinshausen & Buhlmann's exchangeability and better-than-random-guessing assumptions")
+
+    @property
+    def n_units(self) -> int: return len(self.groups) if self.groups else len(self.probabilities)
 
     def tidy(self) -> pd.DataFrame:
-        return pd.DataFrame({"feature": self.probabilities.index, "probability": self.probabilities.to_numpy(),
-                             "selected": self.probabilities.index.isin(self.selected)})
+        d = pd.DataFrame({"feature": self.probabilities.index, "probability": self.probabilities.to_numpy(),
+                          "selected": self.probabilities.index.isin(self.selected)})
+        if self.groups:
+            g_of = {f: g for g, m in self.groups.items() for f in m}
+            d["group"] = d.feature.map(g_of)
+            d["group_probability"] = d.group.map(self.group_probabilities)
+            d["group_selected"] = d.group.isin(self.selected_groups)
+        return d
 
     def glance(self) -> pd.DataFrame:
         return pd.DataFrame([{"B_pairs": self.B, "n_configs": self.n_configs, "n_features": len(self.probabilities),
+                              "n_groups": self.n_units, "n_duplicates_dropped": len(self.duplicates),
                               "threshold": self.threshold, "q": self.q, "ev_bound": self.ev_bound,
-                              "n_selected": len(self.selected), "n_lambdas": len(self.path),
+                              "n_selected": len(self.selected), "n_selected_groups": len(self.selected_groups),
+                              "n_lambdas": len(self.path),
                               "lambda_max": float(self.path.index.max()), "lambda_min": float(self.path.index.min())}])
 
     def __repr__(self):
-        return (f"StabilitySelection({self.B} complementary pairs, {self.n_configs} configs, threshold={self.threshold})\n"
-                f"  selected: {list(self.selected)}\n  q = {self.q:.2f}, E[false selections] <= {self.ev_bound:.3g}\n"
-                f"  top probabilities: " + ", ".join(f"{k}={v:.2f}" for k, v in self.probabilities.head(8).items()))
+        s = (f"StabilitySelection({self.B} complementary pairs, {self.n_configs} configs, threshold={self.threshold})\n"
+             f"  selected: {list(self.selected)}\n  q = {self.q:.2f}, E[false selections] <= {self.ev_bound:.3g}\n"
+             f"  top probabilities: " + ", ".join(f"{k}={v:.2f}" for k, v in self.probabilities.head(8).items()))
+        if self.groups:
+            s += (f"\n  selected groups: {list(self.selected_groups)} -> core {list(self.core)}\n  top group probabilities: "
+                  + ", ".join(f"{k}={v:.2f}" for k, v in self.group_probabilities.head(6).items()))
+        return s + "".join(f"\n  dropped {f}: {w}" for f, w in self.duplicates.items())
 
     def plot(self, ax=None, highlight: Sequence[str] | None = None):
         "Stability paths: selection probability against lambda, threshold dashed."
@@ -797,31 +1272,112 @@ class StabilitySelection:
 
 
 def stability_selection(X, y, B: int = 50, threshold: float = 0.75, n_lambdas: int = 30, lambda_min_ratio: float = 0.05,
-                        q: float | None = None, seed: int = 0,
-                        features: Sequence[str] | None = None) -> StabilitySelection:
-    "Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound."
-    F = check_features(X, features, where="stability_selection"); yy = check_target(y, F.index, where="stability_selection")
+                        q: float | None = None, seed: int = 0, features: Sequence[str] | None = None,
+                        groups=None, pfer: float | None = None, lambdas: Sequence[float] | None = None) -> StabilitySelection:
+    """Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound.
+    With `groups="auto"` exact duplicates are dropped and selection is counted per group of near-copies (the bound is
+    then over groups). `pfer`: choose q = sqrt(pfer (2 threshold - 1) p) so that the bound equals `pfer`. `lambdas`:
+    a fixed grid (e.g. the single 1-SE penalty of `lasso_alpha`) instead of the default path."""
+    F, yy, grp, dup = _selection_setup(X, y, features, groups, "stability_selection")
     if not 0.5 < threshold <= 1: raise ValueError("threshold must be in (0.5, 1] for the error bound")
     A, yv = F.to_numpy(), yy.to_numpy()
     n, p = A.shape
+    members = [[F.columns.get_loc(f) for f in m] for m in grp.values()] if grp else [[j] for j in range(p)]
+    pu = len(members)
+    if q is None and pfer is not None:
+        if pfer <= 0: raise ValueError("pfer must be positive")
+        q = float(np.sqrt(pfer * (2 * threshold - 1) * pu))
     if n < 6: raise ValueError(f"stability_selection: {n} configurations; need at least 6 (halves of >= 3)")
     Z = _standardize(A)
     lam_max = np.abs(Z.T @ (yv - yv.mean())).max() / n
-    lambdas = np.geomspace(lam_max, lam_max * lambda_min_ratio, n_lambdas)
+    lambdas = (np.geomspace(lam_max, lam_max * lambda_min_ratio, n_lambdas) if lambdas is None
+               else np.sort(_check_alphas(lambdas))[::-1])
     rng = np.random.default_rng(seed)
     W = np.zeros((2 * B, n))
     for b in range(B):
         perm = rng.permutation(n); h = n // 2
         W[2 * b, perm[:h]] = 1.0; W[2 * b + 1, perm[h:2 * h]] = 1.0
-    sel = _stability_path(A, yv, W, lambdas, q)       # all 2B half-samples in one batch
-    union = np.logical_or.accumulate(sel, axis=1)          # selected anywhere on lambdas[:k+1]
-    q_k = union.sum(2).mean(0)                             # running q per grid prefix
+    sel = _stability_path(A, yv, W, lambdas, q, members)  # all 2B half-samples in one batch
+    gsel = np.stack([sel[:, :, m].any(2) for m in members], axis=2)      # (halves, lambdas, groups)
+    union = np.logical_or.accumulate(gsel, axis=1)         # selected anywhere on lambdas[:k+1]
+    q_k = union.sum(2).mean(0)                             # running q per grid prefix (in groups)
     keep = sel.shape[1] if q is None else max(1, int(np.searchsorted(q_k, q, side="right")))
     path = pd.DataFrame(sel[:, :keep].mean(0), index=pd.Index(lambdas[:keep], name="lambda"), columns=F.columns)
     prob = path.max().sort_values(ascending=False, kind="stable").rename("probability")
+    gprob = None
+    if grp:
+        gprob = pd.Series(gsel[:, :keep].mean(0).max(0), index=list(grp), name="probability").sort_values(
+            ascending=False, kind="stable")
     qhat = float(q_k[keep - 1])
     return StabilitySelection(probabilities=prob, selected=tuple(prob.index[prob >= threshold]), threshold=threshold,
-                              path=path, q=qhat, ev_bound=qhat ** 2 / ((2 * threshold - 1) * p), B=B, n_configs=n)
+                              path=path, q=qhat, ev_bound=qhat ** 2 / ((2 * threshold - 1) * pu), B=B, n_configs=n,
+                              group_probabilities=gprob, groups=grp, duplicates=dup)
+
+# %% ../nbs/04_predict.ipynb #4a51a25d
+def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: float = 0.9, seed: int = 0,
+                       weights: Sequence[float] | None = None, shrink: float = 0.1) -> Planted:
+    """A planted linear truth with a given feature correlation structure: X ~ N(0, (1 - shrink) C + shrink I) with C =
+    `corr` (e.g. the real suite's feature correlations), y = X beta + noise with the noise set so that the population
+    R^2 of the linear signal is `r2`. `relevant` names the features with nonzero beta (`weights`, default 1, -0.8, 0.6, ...)."""
+    names = list(corr.columns)
+    miss = [f for f in relevant if f not in names]
+    if miss: raise ValueError(f"relevant feature(s) {miss} not in corr")
+    if not 0 < r2 < 1: raise ValueError("r2 must be in (0, 1)")
+    S = (1 - shrink) * corr.to_numpy(float) + shrink * np.eye(len(names))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, n, int(round(1000 * r2))]))
+    L = np.linalg.cholesky(S)
+    Z = rng.standard_normal((n, len(names))) @ L.T
+    w = np.zeros(len(names))
+    base = np.asarray(weights if weights is not None else [(1.0 - 0.2 * k) * (-1) ** k for k in range(len(relevant))], float)
+    idx = [names.index(f) for f in relevant]
+    w[idx] = base
+    sig_var = float(w @ S @ w)
+    w *= 0.05 / np.sqrt(sig_var)                                      # signal SD 0.05, like the gains
+    noise_sd = 0.05 * np.sqrt((1 - r2) / r2)
+    ids = pd.Index([f"c{i:03d}" for i in range(n)], name="config_id")
+    signal = 0.1 + Z @ w
+    y = signal + noise_sd * rng.standard_normal(n)
+    X = pd.DataFrame(Z, index=ids, columns=names)
+    groups = pd.DataFrame({"family": [f"fam{i % 3}" for i in range(n)], "method": [f"m{(i // 3) % 6}" for i in range(n)],
+                           "domain": [("math", "reasoning")[(i // 18) % 2] for i in range(n)]}, index=ids)
+    coef = pd.Series(w, index=names, name="coef")
+    return Planted(X=X, y=pd.Series(y, index=ids, name="gain"), coef=coef, coef_std=coef.rename("coef_std"),
+                   intercept=0.1, groups=groups, relevant=tuple(relevant), noise_sd=float(noise_sd),
+                   signal=pd.Series(signal, index=ids, name="signal"))
+
+
+SELECTION_RULES = ("bootstrap-Lasso, plug-in", "bootstrap-Lasso, 1-SE", "CPSS, Lasso path, E[V] <= 1", "CPSS, 1-SE penalty")
+
+
+def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs: int = 50, threshold: float = 0.9,
+                       seed: int = 0, rules: Sequence[str] = SELECTION_RULES) -> pd.DataFrame:
+    """For each selection rule, the selected groups of near-copies and whether they are exactly the groups of the
+    planted relevant features (plus the numbers of true and false groups selected). Rules: bootstrap-Lasso strict core
+    (group frequency >= `threshold`) at the plug-in or the LassoCV 1-SE penalty; complementary-pairs stability selection
+    (CPSS) over the Lasso path with q set for E[V] <= 1 at threshold 0.75; CPSS with the Lasso at the 1-SE penalty
+    (chosen on all configurations) at `threshold`."""
+    truth = {groups.group_of(f) for f in pl.relevant}
+    X = pl.X[list(groups.kept)]
+    lam_1se = None
+    rows = []
+    for name in rules:
+        if name.startswith("bootstrap"):
+            rule = "plugin" if "plug-in" in name else "1se"
+            bl = bootstrap_lasso(X, pl.y, B=B, threshold=threshold, alpha_rule=rule, n_jobs=1, seed=seed, groups=groups)
+            if rule == "1se": lam_1se = bl.alpha
+            sel, extra = set(bl.core_groups), {"alpha": bl.alpha}
+        elif name == "CPSS, Lasso path, E[V] <= 1":
+            ss = stability_selection(X, pl.y, B=B_pairs, threshold=0.75, pfer=1.0, seed=seed, groups=groups)
+            sel, extra = set(ss.selected_groups), {"q": ss.q, "ev_bound": ss.ev_bound}
+        elif name == "CPSS, 1-SE penalty":
+            if lam_1se is None: lam_1se = lasso_alpha(X, pl.y, rule="1se", seed=seed)[0]
+            ss = stability_selection(X, pl.y, B=B_pairs, threshold=threshold, lambdas=[lam_1se], seed=seed, groups=groups)
+            sel, extra = set(ss.selected_groups), {"q": ss.q, "ev_bound": ss.ev_bound}
+        else: raise ValueError(f"unknown rule {name!r}")
+        rows.append({"rule": name, "n_true": len(sel & truth), "n_false": len(sel - truth), "exact": sel == truth,
+                     "all_true": truth <= sel, **extra})
+    return pd.DataFrame(rows)
+
 
 # %% ../nbs/04_predict.ipynb #fa42fc1d
 class CoreRidge(RegressorMixin, BaseEstimator):
@@ -862,8 +1418,8 @@ class BaselineTable:
                               "scheme": t["scheme"].iloc[0], "notes": "; ".join(self.notes)}])
 
     def __repr__(self):
-        cols = ["model", "n_features", "spearman", "spearman_ci_low", "spearman_ci_high", "p_value", "pearson", "kendall", "mae",
-                "top_k_precision"]
+        cols = ["model", "n_features", "spearman", "spearman_ci_low", "spearman_ci_high", "p_value", "spearman_within_mean",
+                "p_within", "kendall", "mae", "top_k_precision"]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             s = self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
         return "BaselineTable\n" + s + "".join(f"\n  note: {n}" for n in self.notes)
@@ -872,9 +1428,13 @@ class BaselineTable:
 def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme="loo", n_boot: int = 1000,
                    n_perm: int = 1000, top_k: int = 5, seed: int = 0, B: int = 1000, threshold: float = 0.9,
                    in_fold_core: bool = False, in_fold_B: int = 200, n_jobs: int = 1,
-                   names: dict = BASELINE_FEATURES) -> BaselineTable:
+                   names: dict = BASELINE_FEATURES, *, strata=None, n_seeds: int = 10,
+                   precomputed: dict | None = None) -> BaselineTable:
     """Cross-validated comparison: pass@1 alone, coverage gap alone, all features, strict core, core + token entropy
-    (and optionally the core re-selected inside each fold). `core=None` runs `bootstrap_lasso` on all rows."""
+    (and optionally the core re-selected inside each fold). `core=None` runs `bootstrap_lasso` on all rows. With
+    `strata` (e.g. `"domain"`, a column of `groups`) a **stratum-only** row (predict the training mean gain of the
+    configuration's stratum) is added, every row reports Spearman within strata, and permutations stay within strata.
+    `precomputed`: {row label: CVResult} already computed with the same settings (not recomputed)."""
     F = check_features(X, where="baseline_table"); yy = check_target(y, F.index, where="baseline_table")
     notes, rows = [], []
     if core is None:
@@ -891,20 +1451,30 @@ def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme=
         if not feats or (label == "core + token entropy" and not core): notes.append(f"{label}: skipped (empty core)"); continue
         if missing: notes.append(f"{label}: skipped (missing feature(s) {missing})"); continue
         if label == "core + token entropy" and ent in core: notes.append(f"{label}: token entropy already in the core")
-        results[label] = cross_validate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
-                                        top_k=top_k, seed=seed)
+        results[label] = ((precomputed or {}).get(label) or
+                          cross_validate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
+                                         top_k=top_k, seed=seed, strata=strata, n_seeds=n_seeds))
+    if strata is not None:
+        label = f"{strata if isinstance(strata, str) else 'stratum'} only"
+        results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
+                                        seed=seed, predictor="stratum_mean", strata=strata, n_seeds=1)
     if in_fold_core:
         label = "strict core (selected in fold)"
         results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
-                                        seed=seed, predictor=CoreRidge(B=in_fold_B, threshold=threshold, random_state=seed))
+                                        seed=seed, predictor=CoreRidge(B=in_fold_B, threshold=threshold, random_state=seed),
+                                        strata=strata, n_seeds=1)
     for label, r in results.items():
         g = r.glance().iloc[0]
         in_fold = label == "strict core (selected in fold)"
-        feats = ("re-selected in each outer fold" if in_fold else
+        feats = ("re-selected in each outer fold" if in_fold else "none (stratum label)" if r.model == "stratum mean" else
                  ", ".join(r.features) if len(r.features) <= 6 else f"{len(r.features)} features")
-        rows.append({"model": label, "features": feats, "n_features": np.nan if in_fold else len(r.features), "scheme": r.scheme, "spearman": g.spearman, "spearman_ci_low": g.spearman_ci_low,
-                     "spearman_ci_high": g.spearman_ci_high, "pearson": g.pearson, "kendall": g.kendall, "mae": g.mae,
-                     "top_k_precision": g.top_k_precision, "p_value": g.p_value, "perm_method": g.perm_method})
+        rows.append({"model": label, "features": feats, "n_features": np.nan if in_fold else len(r.features), "scheme": r.scheme,
+                     "spearman": g.spearman, "spearman_seed_min": g.spearman_seed_min, "spearman_seed_max": g.spearman_seed_max,
+                     "spearman_ci_low": g.spearman_ci_low, "spearman_ci_high": g.spearman_ci_high,
+                     "spearman_within_mean": g.spearman_within_mean, "spearman_demeaned": g.spearman_demeaned,
+                     "pearson": g.pearson, "kendall": g.kendall, "mae": g.mae,
+                     "top_k_precision": g.top_k_precision, "p_value": g.p_value, "p_within": g.p_within,
+                     "perm_method": g.perm_method})
     for r in rows:
         if r["perm_method"] == "pairing":
             notes.append(f"{r['model']}: p-value permutes the pairing of fixed out-of-fold predictions (no refits; conservative for LOO)")
