@@ -43,7 +43,8 @@ __all__ = ['AGGREGATES', 'TERMS', 'STUDY_FEATURES', 'hoeffding_eps', 'bernstein_
            'feature_bounds', 'n_prompts_of', 'feature_eps', 'linear_noise_var', 'Calibration', 'calibrate',
            'PredictionIntervals', 'prediction_intervals', 'suite_truth', 'suite_tables', 'RankingCertificate',
            'ranking_guarantee', 'synthetic_suite', 'prompts_needed', 'width_by_n', 'simulate_coverage',
-           'coverage_study', 'summarize_study']
+           'coverage_study', 'summarize_study', 'JackknifePlus', 'jackknife_plus', 'jackknife_plus_oof',
+           'simulate_jackknife', 'jackknife_study', 'summarize_jackknife']
 
 # %% ../nbs/05_concentration.ipynb #c94d5869
 def hoeffding_eps(n, delta, a=0.0, b=1.0):
@@ -881,4 +882,207 @@ def summarize_study(df: pd.DataFrame) -> pd.DataFrame:
     if "n_certified" in df:
         out["certified_share"] = g.n_certified.sum() / g.n_pairs.sum()
         out["wrong_among_certified"] = g.n_wrong.sum() / g.n_certified.sum().replace(0, np.nan)
+    return out
+
+# %% ../nbs/05_concentration.ipynb #4d379732
+def _nested_fits(A: np.ndarray, y: np.ndarray, A_new: np.ndarray, units, alphas=None, inner_cv: int = 5,
+                 random_state: int = 0):
+    """Refit the nested ridge pipeline (inner-CV penalty) without each unit of `units` (lists of row indices):
+    returns the out-of-unit prediction for every training row (n,), the predictions of each unit's model at the
+    new rows (K, m), and the chosen penalties (K,). Rows must be in `canonical_order` (as `GainPredictor.fit` sees them)."""
+    from bon_lit.predict import DEFAULT_ALPHAS, _check_alphas, _ridge_predict_many, _select_alpha
+    alphas = _check_alphas(DEFAULT_ALPHAS if alphas is None else alphas)
+    n = len(A)
+    oof = np.full(n, np.nan); P = np.empty((len(units), len(A_new))); chosen = np.empty(len(units))
+    for k, te in enumerate(units):
+        tr = np.setdiff1d(np.arange(n), te)
+        best, _ = _select_alpha(A[tr], y[tr, None], alphas, inner_cv, random_state)
+        pred = _ridge_predict_many(A[tr], y[tr, None], np.vstack([A[te], A_new]), alphas[best[:1]])[0, :, 0]
+        oof[te] = pred[:len(te)]; P[k] = pred[len(te):]; chosen[k] = alphas[best[0]]
+    return oof, P, chosen
+
+
+def _order_stat(V: np.ndarray, k: int, axis: int = 0):
+    "k-th smallest (1-based) along `axis`; -inf for k < 1 and +inf for k > size."
+    m = V.shape[axis]
+    if k < 1: return np.full(np.delete(V.shape, axis), -np.inf)
+    if k > m: return np.full(np.delete(V.shape, axis), np.inf)
+    return np.partition(V, k - 1, axis=axis).take(k - 1, axis=axis)
+
+
+@dataclass(frozen=True, eq=False)
+class JackknifePlus:
+    "Jackknife+ / CV+ prediction intervals over configurations (see `jackknife_plus`)."
+    frame: pd.DataFrame          # per new configuration: pred (full fit), lo, hi, half_width
+    alpha: float
+    method: str                  # "jackknife+", "CV+ (K folds)" or "CV+ (leave-one-<group>-out)"
+    residuals: pd.Series         # signed out-of-unit errors y_i - mu_{-k(i)}(x_i) of the training configurations
+    P: np.ndarray                # (n_train, m): mu_{-k(i)}(x_new) for each training configuration i
+    alphas_chosen: np.ndarray    # ridge penalty chosen in each refit
+    target_range: tuple = (-1.0, 1.0)
+
+    @property
+    def guarantee(self) -> str:
+        if self.method == "jackknife+": return f"P(measured gain in interval) >= {1 - 2 * self.alpha:.3g} (Barber et al. 2021, Thm 1)"
+        if self.method.startswith("CV+ (leave"): return "assumption: coverage for a configuration of a new group (checked by simulation)"
+        n = len(self.residuals); K = int(self.method.split("(")[1].split()[0])
+        slack = min(2 * (1 - 1 / K) / (n / K + 1), (1 - K / n) / (K + 1))
+        return f"P(measured gain in interval) >= {1 - 2 * self.alpha - slack:.3g} (Barber et al. 2021, Thm 4)"
+
+    def covers(self, truth) -> pd.Series:
+        t = pd.Series(truth).reindex(self.frame.index)
+        return ((self.frame.lo <= t) & (t <= self.frame.hi)).rename("covered")
+
+    def pairs(self, ids=None) -> pd.DataFrame:
+        """Interval on the difference y_a - y_b for every pair of new configurations (a before b in `frame` order),
+        from pairs of training configurations (see the text: an assumption, checked by simulation). `better` is a
+        when lo > 0, b when hi < 0, else None."""
+        ids = list(self.frame.index if ids is None else ids)
+        pos = [self.frame.index.get_loc(i) for i in ids]
+        P = self.P[:, pos]; r = self.residuals.to_numpy()
+        n = len(r); iu, ju = np.triu_indices(n, 1); M = len(iu)
+        R = np.abs(r[iu] - r[ju])                                        # (M,)
+        a_idx, b_idx = np.triu_indices(len(ids), 1)
+        D = P[:, a_idx] - P[:, b_idx]                                     # (n, pairs)
+        Dij = 0.5 * (D[iu] + D[ju])                                       # (M, pairs)
+        k_lo, k_hi = int(np.floor(self.alpha * (M + 1))), int(np.ceil((1 - self.alpha) * (M + 1)))
+        lo = _order_stat(Dij - R[:, None], k_lo); hi = _order_stat(Dij + R[:, None], k_hi)
+        w = self.target_range[1] - self.target_range[0]
+        lo, hi = np.maximum(lo, -w), np.minimum(hi, w)
+        pred = self.frame["pred"].to_numpy()[pos]
+        a, b = np.asarray(ids, dtype=object)[a_idx], np.asarray(ids, dtype=object)[b_idx]
+        better = np.where(lo > 0, a, np.where(hi < 0, b, None))
+        return pd.DataFrame({"a": a, "b": b, "pred_diff": pred[a_idx] - pred[b_idx], "lo": lo, "hi": hi, "better": better})
+
+    def certified(self, ids=None) -> pd.DataFrame:
+        "The pairs whose difference interval excludes 0: better, worse, and the margin (distance of the interval from 0)."
+        p = self.pairs(ids)
+        p = p[p.better.notna()]
+        worse = np.where(p.better == p.a, p.b, p.a)
+        margin = np.where(p.better == p.a, p.lo, -p.hi)
+        return pd.DataFrame({"better": p.better.to_numpy(), "worse": worse, "margin": margin}).sort_values(
+            "margin", ascending=False, ignore_index=True)
+
+    def tidy(self) -> pd.DataFrame: return self.frame.reset_index()
+
+    def glance(self) -> pd.DataFrame:
+        f = self.frame
+        hw = f.half_width[np.isfinite(f.half_width)]
+        return pd.DataFrame([{"method": self.method, "alpha": self.alpha, "n_train": len(self.residuals), "n_new": len(f),
+                              "mean_half_width": hw.mean() if len(hw) else np.nan, "guarantee": self.guarantee,
+                              "mean_abs_loo_error": float(np.abs(self.residuals).mean())}])
+
+    def __repr__(self):
+        g = self.glance().iloc[0]
+        with pd.option_context("display.width", 160, "display.max_columns", 10):
+            body = self.frame.head(12).to_string(float_format=lambda v: f"{v:.4f}")
+        return (f"JackknifePlus({self.method}, alpha={self.alpha}: {g.guarantee}; {g.n_train} training configurations, "
+                f"mean half-width {g.mean_half_width:.4f})\n{body}" + ("\n..." if len(self.frame) > 12 else ""))
+
+
+def jackknife_plus(X: pd.DataFrame, y, X_new: pd.DataFrame, alpha: float = 0.1, *, groups=None, K: int | None = None,
+                   features: Sequence[str] | None = None, alphas=None, inner_cv: int = 5, random_state: int = 0,
+                   seed: int = 0, target_range=(-1.0, 1.0)) -> JackknifePlus:
+    """Jackknife+ (default), CV+ with `K` random folds, or CV+ with one fold per group (`groups`: labels per training
+    configuration, e.g. family) prediction intervals at level `alpha` for the configurations of `X_new`, refitting the
+    whole nested ridge pipeline of `GainPredictor` (standardisation and inner-CV penalty included) without each unit."""
+    from bon_lit.predict import DEFAULT_ALPHAS, GainPredictor, canonical_order, check_features, check_target
+    if not 0 < alpha < 0.5: raise ValueError("alpha must be in (0, 0.5)")
+    F = check_features(X, features, where="jackknife_plus"); yy = check_target(y, F.index, where="jackknife_plus")
+    feats = list(F.columns)
+    Fn = check_features(X_new, feats, allow_constant=True, where="jackknife_plus (X_new)")
+    o = canonical_order(F.to_numpy(), yy.to_numpy())
+    F, yy = F.iloc[o], yy.iloc[o]
+    A, yv, n = F.to_numpy(), yy.to_numpy(), len(F)
+    if groups is not None:
+        g = (groups if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups), index=X.index)).reindex(F.index)
+        if g.isna().any(): raise ValueError("groups are missing for some training configurations")
+        units = [np.flatnonzero(g.to_numpy() == lv) for lv in sorted(g.unique(), key=str)]
+        method = f"CV+ (leave-one-{g.name or 'group'}-out)"
+    elif K is None or K >= n:
+        units, method = [np.array([i]) for i in range(n)], "jackknife+"
+    else:
+        perm = np.random.default_rng(seed).permutation(n)
+        units, method = [np.sort(u) for u in np.array_split(perm, K)], f"CV+ ({K} folds)"
+    if len(units) < 2: raise ValueError("need at least 2 units (configurations or groups) to leave out")
+    oof, Pk, chosen = _nested_fits(A, yv, Fn.to_numpy(), units, alphas, inner_cv, random_state)
+    unit_of = np.empty(n, int)
+    for k, u in enumerate(units): unit_of[u] = k
+    P = Pk[unit_of]                                                     # (n, m)
+    r = yv - oof
+    R = np.abs(r)[:, None]
+    k_lo, k_hi = int(np.floor(alpha * (n + 1))), int(np.ceil((1 - alpha) * (n + 1)))
+    lo = np.maximum(_order_stat(P - R, k_lo), target_range[0]); hi = np.minimum(_order_stat(P + R, k_hi), target_range[1])
+    full = GainPredictor(features=feats, alphas=DEFAULT_ALPHAS if alphas is None else alphas, inner_cv=inner_cv,
+                         random_state=random_state).fit(F, yy)
+    frame = pd.DataFrame({"pred": full.predict(Fn).to_numpy(), "lo": lo, "hi": hi, "half_width": (hi - lo) / 2},
+                         index=pd.Index(Fn.index, name="config_id"))
+    return JackknifePlus(frame=frame, alpha=alpha, method=method, residuals=pd.Series(r, index=F.index, name="loo_error"),
+                         P=P, alphas_chosen=chosen, target_range=tuple(target_range))
+
+# %% ../nbs/05_concentration.ipynb #658b8f4a
+def jackknife_plus_oof(X: pd.DataFrame, y, alpha: float = 0.1, **kwargs) -> pd.DataFrame:
+    """For every training configuration j, the jackknife+ interval built from the *other* configurations (the whole
+    nested pipeline refitted without j and without each other one): an honest interval for a configuration the model
+    was not fitted on, for reports where every configuration is scored. Returns pred, lo, hi, half_width per configuration."""
+    from bon_lit.predict import check_features, check_target
+    F = check_features(X, kwargs.pop("features", None), where="jackknife_plus_oof")
+    yy = check_target(y, F.index, where="jackknife_plus_oof")
+    rows = [jackknife_plus(F.drop(index=c), yy.drop(index=c), F.loc[[c]], alpha=alpha, **kwargs).frame for c in F.index]
+    return pd.concat(rows).reindex(F.index)
+
+# %% ../nbs/05_concentration.ipynb #d9d711c9
+def simulate_jackknife(seed: int, n_configs: int = 36, n_prompts: int = 150, n_samples: int = 8,
+                       features: Sequence[str] = STUDY_FEATURES, alpha: float = 0.1, params=None) -> pd.DataFrame:
+    """One simulated suite as in `simulate_coverage` (fit on `n_configs`, predict `n_configs` new ones): jackknife+ and
+    leave-one-family-out CV+ intervals at level `alpha`, scored against the new configurations' measured and population
+    gains, with the pairs certified from difference intervals and how many of them are wrongly ordered."""
+    from bon_lit.simulate import simulate_suite
+    suite = simulate_suite(n_configs=2 * n_configs, n_prompts=n_prompts, n_samples=n_samples, seed=seed,
+                           params=params, with_text=False)
+    ps, X, y = suite_tables(suite.samples, features)
+    truth = suite_truth(suite).reindex(X.index)
+    ids = list(suite.configs.config_id.astype(str)); tr, new = ids[:n_configs], ids[n_configs:]
+    fam = suite.configs.assign(config_id=suite.configs.config_id.astype(str)).set_index("config_id")["family"]
+    rows = []
+    for label, kw in (("jackknife+", {}), ("CV+ leave-one-family-out", {"groups": fam.loc[tr]})):
+        jk = jackknife_plus(X.loc[tr], y.loc[tr], X.loc[new], alpha=alpha, **kw)
+        f = jk.frame
+        cert = jk.certified()
+        wrong_t = int((truth.reindex(cert.better).to_numpy() <= truth.reindex(cert.worse).to_numpy()).sum())
+        wrong_m = int((y.reindex(cert.better).to_numpy() <= y.reindex(cert.worse).to_numpy()).sum())
+        pr = jk.pairs(); d_meas = (y.reindex(pr.a).to_numpy() - y.reindex(pr.b).to_numpy())
+        ov = ((f.lo.to_numpy()[:, None] > f.hi.to_numpy()[None, :])).sum()          # certified by non-overlap
+        rows.append(dict(seed=seed, method=label, alpha=alpha, n_train=len(tr), n_new=len(new),
+                         coverage=float(jk.covers(y.loc[new]).mean()), coverage_truth=float(jk.covers(truth.loc[new]).mean()),
+                         half_width=float(f.half_width.mean()), abs_err=float((f.pred - y.loc[new]).abs().mean()),
+                         abs_err_truth=float((f.pred - truth.loc[new]).abs().mean()),
+                         pair_coverage=float(((pr.lo <= d_meas) & (d_meas <= pr.hi)).mean()),
+                         pair_half_width=float(((pr.hi - pr.lo) / 2).mean()),
+                         n_pairs=len(pr), n_certified=len(cert), n_wrong_truth=wrong_t, n_wrong_measured=wrong_m,
+                         n_certified_overlap=int(ov)))
+    return pd.DataFrame(rows)
+
+
+def jackknife_study(n_suites: int = 200, seed: int = 0, n_jobs: int = 1, **kwargs) -> pd.DataFrame:
+    "`simulate_jackknife` over `n_suites` seeds (seed, seed+1, ...), concatenated."
+    from joblib import Parallel, delayed
+    return pd.concat(Parallel(n_jobs=n_jobs)(delayed(simulate_jackknife)(seed + i, **kwargs) for i in range(n_suites)),
+                     ignore_index=True)
+
+
+def summarize_jackknife(df: pd.DataFrame) -> pd.DataFrame:
+    """Per method: coverage of the measured and the population gain (mean over configurations and suites, with the SE
+    across suites), mean half-width, tightness (mean half-width / mean |error|, against the measured gain), difference
+    intervals' coverage, share of pairs certified and share of certified pairs wrongly ordered."""
+    g = df.groupby("method", sort=False)
+    out = pd.DataFrame({"n_suites": g.size(), "target": 1 - 2 * g.alpha.first(), "coverage": g.coverage.mean(),
+                        "coverage_se": g.coverage.std(ddof=1) / np.sqrt(g.size()), "coverage_truth": g.coverage_truth.mean(),
+                        "half_width": g.half_width.mean(), "abs_err": g.abs_err.mean()})
+    out["tightness"] = out.half_width / out.abs_err
+    out["tightness_truth"] = out.half_width / g.abs_err_truth.mean()
+    out["pair_coverage"] = g.pair_coverage.mean()
+    out["certified_share"] = g.n_certified.sum() / g.n_pairs.sum()
+    out["wrong_among_certified"] = g.n_wrong_truth.sum() / g.n_certified.sum().replace(0, np.nan)
+    out["certified_share_overlap"] = g.n_certified_overlap.sum() / g.n_pairs.sum()
     return out

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import numpy.testing as npt
 import pandas as pd
 import pytest
 import fastcore.test as fct
@@ -141,3 +142,41 @@ def test_prompts_needed():
         prompts_needed(0.01, 0.1, pred, calibration=cal, ranges=rg2, part="total")
     n_tot = prompts_needed(0.5, 0.1, pred, calibration=cal, ranges=rg2, part="total")
     assert n_tot >= prompts_needed(0.5, 0.1, pred, ranges=rg2)
+
+
+# ---------------------------------------------------------------- jackknife+ (#17)
+def _lin(n, seed, p=2):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{j}" for j in range(p)],
+                     index=[f"c{seed}-{i}" for i in range(n)])
+    y = pd.Series(0.1 + 0.05 * X["x0"] + 0.03 * rng.standard_normal(n), index=X.index, name="gain")
+    return X, y
+
+
+def test_jackknife_plus_matches_brute_force():
+    from bon_lit.concentration import jackknife_plus
+    from bon_lit.predict import GainPredictor
+    X, y = _lin(16, 0)
+    Xn, _ = _lin(3, 99)
+    jk = jackknife_plus(X, y, Xn, alpha=0.2)
+    mus = np.array([GainPredictor().fit(X.drop(index=i), y.drop(index=i)).predict(Xn).to_numpy() for i in X.index])
+    R = np.abs(np.array([y[i] - GainPredictor().fit(X.drop(index=i), y.drop(index=i)).predict(X.loc[[i]]).iloc[0]
+                         for i in X.index]))
+    k_lo, k_hi = int(np.floor(0.2 * 17)), int(np.ceil(0.8 * 17))
+    npt.assert_allclose(jk.frame.lo, np.sort(mus - R[:, None], axis=0)[k_lo - 1], rtol=1e-9)
+    npt.assert_allclose(jk.frame.hi, np.sort(mus + R[:, None], axis=0)[k_hi - 1], rtol=1e-9)
+    # renaming / reordering the training configurations changes nothing (the refits are symmetric)
+    jk2 = jackknife_plus(X.iloc[::-1].rename(index=lambda c: "z" + c), y.iloc[::-1].rename(index=lambda c: "z" + c), Xn, alpha=0.2)
+    pd.testing.assert_frame_equal(jk.frame, jk2.frame)
+
+
+def test_jackknife_plus_coverage_on_exchangeable_data():
+    "Theorem: coverage >= 1 - 2 alpha for a new exchangeable configuration (here 0.6 at alpha = 0.2)."
+    from bon_lit.concentration import jackknife_plus
+    hits = []
+    for s in range(120):
+        X, y = _lin(13, s)
+        jk = jackknife_plus(X.iloc[:12], y.iloc[:12], X.iloc[12:], alpha=0.2)
+        hits.append(bool(jk.covers(y.iloc[12:]).iloc[0]))
+    cov = np.mean(hits)
+    assert cov >= 0.6 - 3 * np.sqrt(0.24 / 120), cov
