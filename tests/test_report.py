@@ -50,8 +50,10 @@ def test_report_html(runs):
     assert len(imgs) >= 5 and all(u.startswith("data:image/png;base64,") for u in imgs)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)     # no external assets
     assert "<link" not in page and "<script" not in page and "<style>" in page
-    for text in ("Predicted vs actual gain", "Baseline table", "Selection frequencies", "Prediction intervals",
-                 "Screening ranking", "Scaling curves", "Provenance", "Method", "pass@1 alone", "coverage gap alone"):
+    for text in ("Predicted vs actual gain", "Baseline table", "Which features matter", "Prediction intervals",
+                 "Screening ranking", "Scaling curves", "Provenance", "Method", "pass@1 alone", "coverage gap alone",
+                 "Noise ceiling", "median over", "domain-only", "within domains", "Jackknife+ over configurations",
+                 "Strict core"):
         assert text in page, text
 
 
@@ -73,6 +75,26 @@ def test_summary_keys_and_types(runs):
     fct.test_eq(s["settings"]["B"], 1000); fct.test_eq(s["settings"]["n_perm"], 1000)
     fct.test_eq(len(s["per_config"]), s["n_configs_total"])
     assert "created_utc" not in json.dumps(s) and "wall" not in json.dumps(s)     # nothing run-dependent
+    # honest evaluation (#17): medians over inner seeds, within-domain rho, stratified p, noise ceiling
+    lo, hi = s["spearman_loo_range"]
+    assert lo <= s["spearman_loo"] <= hi and s["cv"]["loo"]["n_seeds"] == 10
+    doms = sorted(res.features.loc[res.cv["loo"].y.index, "domain"].unique())
+    if len(doms) >= 2:
+        w = s["spearman_within"]["loo"]
+        fct.test_eq(sorted(w), sorted(doms + ["mean"]))
+        for d in doms: assert w[d]["range"][0] <= w[d]["median"] <= w[d]["range"][1]
+        p = s["p_stratified"]["loo"]
+        assert p["strata"] == "domain" and 0 < p["pooled"] <= 1 and 0 < p["mean_within"] <= 1
+        assert "domain only" in s["baselines"] and s["domain_only"]["loo"]["p_value"] == 1.0   # the stratified null keeps domain means
+        for d in ["overall"] + doms:
+            fct.test_close(s["noise_ceiling"][d], max(s["reliability"][d], 0) ** 0.5, eps=2e-3)
+    assert all("gain_se" in v and v["gain_se"] > 0 for v in s["per_config"].values() if "gain" in v)
+    jk = s["jackknife"]
+    assert 0 < jk["mean_half_width"] < 1 and jk["alpha"] == s["settings"]["delta"]
+    assert all(v["jk_lo"] <= v["jk_hi"] for v in s["per_config"].values() if "jk_lo" in v)
+    st = s["stability_selection"]
+    fct.test_close(st["ev_bound"], st["q"] ** 2 / ((2 * st["threshold"] - 1) * st["n_groups"]), eps=2e-3)
+    assert "coverage_gap" in s["duplicates_dropped"] and "coverage_gap" not in s["selection_frequencies"]
 
 
 def test_summary_byte_identical(runs):
@@ -167,3 +189,21 @@ def test_cli_demo(tmp_path, runs):
     for key in ("n_configs", "spearman_loo", "spearman_lofo", "strict_core", "selection_frequencies"): assert key in s
     assert s["n_configs"] >= 20 and isinstance(s["spearman_loo"], float) and isinstance(s["spearman_lofo"], float)
     assert (tmp_path / "demo" / "report.html").stat().st_size > 50_000
+
+
+def test_summary_invariant_to_config_names_and_order(tmp_path):
+    "Renaming every configuration and shuffling the rows of every table leaves summary.json unchanged apart from the ids."
+    samples, configs, prompts = _tables()
+    rng = np.random.default_rng(7)
+    ids = sorted(configs["config_id"].astype(str))
+    new = {c: f"cfg-{k:04d}-{rng.integers(10**6):06d}" for k, c in zip(rng.permutation(len(ids)), ids)}
+    s2 = samples.assign(config_id=samples["config_id"].astype(str).map(new)).sample(frac=1, random_state=3)
+    c2 = configs.assign(config_id=configs["config_id"].astype(str).map(new)).sample(frac=1, random_state=4)
+    kw = dict(B=100, n_perm=200, n_boot=200, n_splits=200, seed=0, progress=False, echo=False, write=False)
+    a = run_pipeline(samples, configs, prompts, tmp_path / "a", **kw).summary
+    b = run_pipeline(s2.reset_index(drop=True), c2.reset_index(drop=True), prompts, tmp_path / "b", **kw).summary
+    text = json.dumps({k: v for k, v in b.items() if k != "inputs"}, sort_keys=True)
+    for old, nw in new.items(): text = text.replace(nw, old)
+    fct.test_eq(json.loads(text), {k: v for k, v in a.items() if k != "inputs"})
+    # and the headline is what it was: nothing above is vacuous
+    assert isinstance(a["spearman_loo"], float) and a["p_stratified"]["loo"]["pooled"] is not None
