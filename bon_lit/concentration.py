@@ -1052,7 +1052,9 @@ def simulate_jackknife(seed: int, n_configs: int = 36, n_prompts: int = 150, n_s
         wrong_t = int((truth.reindex(cert.better).to_numpy() <= truth.reindex(cert.worse).to_numpy()).sum())
         wrong_m = int((y.reindex(cert.better).to_numpy() <= y.reindex(cert.worse).to_numpy()).sum())
         pr = jk.pairs(); d_meas = (y.reindex(pr.a).to_numpy() - y.reindex(pr.b).to_numpy())
-        ov = ((f.lo.to_numpy()[:, None] > f.hi.to_numpy()[None, :])).sum()          # certified by non-overlap
+        ia, ib = np.nonzero(f.lo.to_numpy()[:, None] > f.hi.to_numpy()[None, :])      # certified by non-overlap
+        ov = len(ia)
+        wrong_ov = int((truth.reindex(f.index[ia]).to_numpy() <= truth.reindex(f.index[ib]).to_numpy()).sum())
         rows.append(dict(seed=seed, method=label, alpha=alpha, n_train=len(tr), n_new=len(new),
                          coverage=float(jk.covers(y.loc[new]).mean()), coverage_truth=float(jk.covers(truth.loc[new]).mean()),
                          half_width=float(f.half_width.mean()), abs_err=float((f.pred - y.loc[new]).abs().mean()),
@@ -1060,7 +1062,7 @@ def simulate_jackknife(seed: int, n_configs: int = 36, n_prompts: int = 150, n_s
                          pair_coverage=float(((pr.lo <= d_meas) & (d_meas <= pr.hi)).mean()),
                          pair_half_width=float(((pr.hi - pr.lo) / 2).mean()),
                          n_pairs=len(pr), n_certified=len(cert), n_wrong_truth=wrong_t, n_wrong_measured=wrong_m,
-                         n_certified_overlap=int(ov)))
+                         n_certified_overlap=int(ov), n_wrong_overlap=wrong_ov))
     return pd.DataFrame(rows)
 
 
@@ -1085,4 +1087,6 @@ def summarize_jackknife(df: pd.DataFrame) -> pd.DataFrame:
     out["certified_share"] = g.n_certified.sum() / g.n_pairs.sum()
     out["wrong_among_certified"] = g.n_wrong_truth.sum() / g.n_certified.sum().replace(0, np.nan)
     out["certified_share_overlap"] = g.n_certified_overlap.sum() / g.n_pairs.sum()
+    if "n_wrong_overlap" in df:
+        out["wrong_among_certified_overlap"] = g.n_wrong_overlap.sum() / g.n_certified_overlap.sum().replace(0, np.nan)
     return out
