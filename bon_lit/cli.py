@@ -234,3 +234,7 @@ def main(argv=None) -> int:
     except ImportError as e:
         if (getattr(e, "name", None) or "").split(".")[0] not in EXTRAS: raise
         print(missing_extra_message(e, args.command), file=sys.stderr); return 2
+    except (ValueError, OSError) as e:       # e.g. an option value the data cannot satisfy, a full disk
+        if os.environ.get("BON_LIT_TRACEBACK"): raise
+        what = f"{type(e).__name__}: " if isinstance(e, OSError) else ""
+        print(f"bon-lit {args.command}: error: {what}{e}", file=sys.stderr); return 1
