@@ -18,6 +18,7 @@ __all__ = ['COMMANDS', 'CLI_MODULES', 'OUTPUTS', 'INPUTS', 'EXTRAS', 'check_path
 COMMANDS = {
     "simulate": ("bon_lit.cli", "write a simulated suite (samples, configs, prompts, truth) as parquet"),
     "validate": ("bon_lit.cli", "check a table, or a whole suite, against the data contract (every check of `run`)"),
+    "posttrain": ("bon_lit.posttrain", "rebuild a post-trained CPU checkpoint from its recipe (cached)"),
     "sample": ("bon_lit.sampling", "draw N samples per (config, prompt) into a sample table (resumable)"),
     "grade": ("bon_lit.grade", "extract answers and grade a sample table against the gold answers"),
     "train-verifier": ("bon_lit.reward", "fit the CPU verifier (logistic regression on SmolLM2 embeddings) on graded samples"),
