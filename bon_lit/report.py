@@ -445,6 +445,8 @@ class PipelineResult:
 
 class _Progress:
     "One line per stage on stderr: `[3/9] cross-validation ... 0.4 s`."
+    pending = False      # a stage line on stderr waits for its time: an error must end it first (see `interrupted`)
+
     def __init__(self, stages, enabled=True):
         self.stages, self.enabled, self.times, self._t, self._name = list(stages), enabled, {}, None, None
 
@@ -453,13 +455,19 @@ class _Progress:
         self._name, self._t = name, time.perf_counter()
         if self.enabled:
             print(f"[{self.stages.index(name) + 1}/{len(self.stages)}] {name} ...", end="", file=sys.stderr, flush=True)
+            _Progress.pending = True
 
     def stop(self):
         if self._name is None: return
         dt = time.perf_counter() - self._t
         self.times[self._name] = dt
-        if self.enabled: print(f" {dt:.1f} s", file=sys.stderr, flush=True)
+        if self.enabled: print(f" {dt:.1f} s", file=sys.stderr, flush=True); _Progress.pending = False
         self._name = None
+
+    @staticmethod
+    def interrupted():
+        "End a pending stage line with 'failed', so the error message that follows stands on its own line."
+        if _Progress.pending: print(" failed", file=sys.stderr, flush=True); _Progress.pending = False
 
 
 REPORT_FILES = ("report.html", "summary.json")   # what a report folder holds (it is replaced as a whole)
@@ -1074,9 +1082,9 @@ def _pipeline_kwargs(args) -> dict:
 def _cmd_demo(args) -> int:
     try: demo(args.out, data_dir=args.data_dir, **_pipeline_kwargs(args))
     except SchemaError as e:
-        print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
+        _Progress.interrupted(); print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
     except (RuntimeError, ValueError) as e:
-        print(f"bon-lit demo: error: {e}", file=sys.stderr); return 2
+        _Progress.interrupted(); print(f"bon-lit demo: error: {e}", file=sys.stderr); return 2
     return 0
 
 
@@ -1086,9 +1094,9 @@ def _cmd_run(args) -> int:
         run_pipeline(tabs["samples"], tabs["configs"], tabs["prompts"], args.out, source=str(args.samples),
                      title=args.title or f"bon_lit report: {Path(args.samples).name}", **_pipeline_kwargs(args))
     except SchemaError as e:
-        print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
+        _Progress.interrupted(); print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
     except ValueError as e:
-        print(f"bon-lit run: error: {e}", file=sys.stderr); return 2
+        _Progress.interrupted(); print(f"bon-lit run: error: {e}", file=sys.stderr); return 2
     return 0
 
 

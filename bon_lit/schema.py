@@ -432,7 +432,7 @@ def check_output(path, kind: str = "file", owned=None) -> Path:
         raise UsageError(f"output {path}: parent {parent} is not a folder")
     why = _probe_writable(parent)
     if why:
-        raise UsageError(f"output {path}: parent folder {parent} is not writable ({why})")
+        raise UsageError(f"output {path}: parent folder {parent} is not writable (creating a file there failed: {why})")
     if kind == "dir" and p.is_dir() and owned is not None:
         foreign = sorted(e.name for e in p.iterdir() if not owned(e.name))
         if foreign:
