@@ -346,6 +346,10 @@ def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
         if nan.any():
             bg = np.unique(g[nan])
             raise ValueError(f"reward is NaN (unscored) for {int(nan.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
+        inf = np.isinf(r)
+        if inf.any():              # an infinite reward would win every best-of-k
+            bg = np.unique(g[inf])
+            raise ValueError(f"reward is +-inf for {int(inf.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
         cols["r"] = take(r)
     if key_col in need:
         codes = pd.factorize(samples[key_col])[0].astype(np.int64)

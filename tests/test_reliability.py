@@ -175,3 +175,14 @@ def test_sample_without_torch_and_backend_column(tmp_path):
     err = one_line(bon_lit(*base, "--configs", tmp_path / "cpu.parquet", "--sglang-url", "http://127.0.0.1:9"), 2)
     assert "backend 'cpu'" in err, err
     assert not (tmp_path / "s.parquet").exists() and not (tmp_path / "s.parquet.parts").exists()
+
+
+def test_infinite_reward_rejected_by_every_reader(tmp_path, suite):
+    "An infinite reward would win every best-of-N: features and curves refuse it too, naming the config."
+    s = read_table(suite / "samples.parquet")
+    write_table(s.assign(reward=s.reward.where(s.index != 7, np.inf)), tmp_path / "inf.parquet")
+    for argv in (["features", tmp_path / "inf.parquet", "--out", tmp_path / "f.parquet"],
+                 ["curves", tmp_path / "inf.parquet", "--out", tmp_path / "c.csv"]):
+        err = one_line(bon_lit(*argv), 1)
+        assert "+-inf" in err and repr(s.config_id.iloc[7]) in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.parquet"]
