@@ -4,56 +4,162 @@
 
 # %% ../nbs/10_cli.ipynb #69adfe57
 from __future__ import annotations
-import argparse, importlib, sys, json
+import argparse, fnmatch, importlib, os, sys
 from pathlib import Path
-import pandas as pd
-from .schema import SchemaError, read_table, write_table, validate_table, detect_kind
+# light on purpose: `bon-lit --help` and `--version` import nothing heavy (no numpy, pandas, scikit-learn, torch);
+# a subcommand imports only the module that implements it
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'CLI_MODULES', 'OUTPUTS', 'INPUTS', 'EXTRAS', 'check_paths', 'missing_extra_message', 'build_parser',
+           'main']
+
+# %% ../nbs/10_cli.ipynb #be87a781
+# subcommand -> (module whose `add_cli(subparsers)` registers it, one-line help for `bon-lit --help`)
+COMMANDS = {
+    "simulate": ("bon_lit.cli", "write a simulated suite (samples, configs, prompts, truth) as parquet"),
+    "validate": ("bon_lit.cli", "check a table, or a whole suite, against the data contract (every check of `run`)"),
+    "posttrain": ("bon_lit.posttrain", "rebuild a post-trained CPU checkpoint from its recipe (cached)"),
+    "sample": ("bon_lit.sampling", "draw N samples per (config, prompt) into a sample table (resumable)"),
+    "grade": ("bon_lit.grade", "extract answers and grade a sample table against the gold answers"),
+    "train-verifier": ("bon_lit.reward", "fit the CPU verifier (logistic regression on SmolLM2 embeddings) on graded samples"),
+    "score": ("bon_lit.sampling", "fill the reward column with a reward model (CPU verifier or SGLang /classify)"),
+    "curves": ("bon_lit.metrics", "pass@k / BoN@k / maj@k scaling curves with bootstrap intervals"),
+    "features": ("bon_lit.features", "candidate features and best-of-N gains, one row per config"),
+    "fit": ("bon_lit.predict", "fit and evaluate a gain predictor from a features + gains table"),
+    "screen": ("bon_lit.predict", "rank new configurations by predicted gain"),
+    "demo": ("bon_lit.report", "the whole method on the shipped CPU mini-suite: report.html + summary.json"),
+    "run": ("bon_lit.report", "the whole method on your tables: report.html + summary.json"),
+    "build-suite": ("bon_lit.suite", "(re)generate the shipped real CPU suite (hours on 2 cores, resumable)"),
+    "build-grid": ("bon_lit.grid", "build or resume the grid suite (post-training + sampling; many hours on 2 cores)"),
+}
+# modules that contribute subcommands via `add_cli(subparsers)`, in pipeline order
+CLI_MODULES = tuple(dict.fromkeys(m for m, _ in COMMANDS.values() if m != "bon_lit.cli"))
+
+_REPORT = ("report.html", "summary.json")
+# subcommand -> {argument: (kind, names a folder output may already hold)}; checked before the command runs
+OUTPUTS = {
+    "simulate": {"out": ("dir", ("samples.parquet", "configs.parquet", "prompts.parquet", "truth.parquet"))},
+    "sample": {"out": ("file", ())}, "grade": {"out": ("file", ())}, "train-verifier": {"out": ("file", ())},
+    "score": {"out": ("file", ())}, "curves": {"out": ("file", ())}, "features": {"out": ("file", ())},
+    "fit": {"out": ("dir", ("predictor.joblib", "cv.json", "frequencies.csv", "stability.csv", "baselines.csv",
+                            "oof_*.png", "selection_frequencies.png"))},
+    "screen": {"out": ("file", ())}, "demo": {"out": ("dir", _REPORT)}, "run": {"out": ("dir", _REPORT)},
+}
+# subcommand -> arguments naming input files (or folders) that must exist
+INPUTS = {
+    "validate": ("path", "samples", "configs", "prompts"), "sample": ("configs", "prompts"),
+    "grade": ("samples", "prompts"), "train-verifier": ("samples", "prompts", "exclude_prompts"),
+    "score": ("samples", "prompts"), "curves": ("samples",), "features": ("samples", "configs"), "fit": ("features",),
+    "screen": ("model", "new_features"), "run": ("samples", "configs", "prompts"),
+}
+EXTRAS = {"torch": "cpu", "transformers": "cpu", "gguf": "cpu", "accelerate": "cpu", "sglang": "sglang"}
+
+def _owned(patterns):
+    return lambda name: any(fnmatch.fnmatch(name, p) for p in patterns)
+
+def check_paths(args) -> None:
+    "Check the command's input files exist and its outputs can be written; raise `UsageError` (exit code 2) if not."
+    from bon_lit.schema import UsageError, check_output
+    for arg in INPUTS.get(args.command, ()):
+        v = getattr(args, arg, None)
+        if v is not None and not Path(v).exists():
+            raise UsageError(f"input {v}: no such file or folder" + ("" if arg == "path" else f" (--{arg.replace('_', '-')})"))
+    for arg, (kind, owned) in OUTPUTS.get(args.command, {}).items():
+        v = getattr(args, arg, None)
+        if v is not None: check_output(v, kind, owned=_owned(owned) if kind == "dir" else None)
+
+def missing_extra_message(e: ImportError, command: str | None = None) -> str:
+    "One line for an optional dependency that is not installed, naming the pip extra that provides it."
+    name = (getattr(e, "name", None) or "").split(".")[0]
+    extra = EXTRAS.get(name)
+    what = f"bon-lit {command}: " if command else ""
+    if extra == "cpu":
+        return (f"{what}needs the CPU extra ({name} is not installed): pip install 'bon_lit[cpu]' "
+                "(or sample/score on an SGLang server with --sglang-url URL)")
+    if extra == "sglang":
+        return f"{what}needs the SGLang extra ({name} is not installed): pip install 'bon_lit[sglang]' (GPU machines)"
+    return f"{what}a required package is missing ({e}): pip install bon_lit"
 
 # %% ../nbs/10_cli.ipynb #5273b784
 def _cmd_simulate(args) -> int:
     from bon_lit.simulate import simulate_suite
+    from bon_lit.schema import write_table, atomic_folder
     suite = simulate_suite(n_configs=args.configs, n_prompts=args.prompts, n_samples=args.samples, seed=args.seed)
     out = Path(args.out)
     prov = suite.samples.attrs["provenance"]
-    write_table(suite.samples, out / "samples.parquet", prov)
-    write_table(suite.configs, out / "configs.parquet", prov)
-    write_table(suite.prompts, out / "prompts.parquet", prov)
-    write_table(suite.truth.reset_index(), out / "truth.parquet", prov)
+    with atomic_folder(out) as tmp:          # the four tables appear together, or not at all
+        write_table(suite.samples, tmp / "samples.parquet", prov)
+        write_table(suite.configs, tmp / "configs.parquet", prov)
+        write_table(suite.prompts, tmp / "prompts.parquet", prov)
+        write_table(suite.truth.reset_index(), tmp / "truth.parquet", prov)
     print(f"wrote {len(suite.samples):,} samples ({len(suite.configs)} configs × {args.prompts} prompts × N={args.samples}) "
           f"to {out}/samples.parquet, configs.parquet, prompts.parquet, truth.parquet")
     return 0
 
+def _suite_paths(args) -> dict | None:
+    "{kind: path} when validating a suite (a folder, or --samples/--configs/--prompts), else None."
+    from bon_lit.schema import UsageError
+    given = {k: getattr(args, k) for k in ("samples", "configs", "prompts") if getattr(args, k)}
+    if args.path and Path(args.path).is_dir():
+        if given: raise UsageError("give either a suite folder or --samples/--configs/--prompts, not both")
+        d = Path(args.path)
+        found = {}
+        for k in ("samples", "configs", "prompts"):
+            cands = [d / f"{pre}{k}.{ext}" for pre in ("", "suite_") for ext in ("parquet", "jsonl")]
+            hit = [c for c in cands if c.exists()]
+            if not hit: raise UsageError(f"suite folder {d}: no {k} table ({k}.parquet or {k}.jsonl)")
+            found[k] = hit[0]
+        return found
+    if given:
+        if args.path: raise UsageError("give either one table PATH or --samples/--configs/--prompts, not both")
+        miss = [f"--{k}" for k in ("samples", "configs", "prompts") if k not in given]
+        if miss: raise UsageError(f"a suite needs all three tables; missing {' '.join(miss)}")
+        return given
+    if not args.path: raise UsageError("nothing to validate: give a table PATH, a suite folder, or --samples/--configs/--prompts")
+    return None
+
 def _cmd_validate(args) -> int:
+    from bon_lit.schema import SchemaError, read_table, validate_table, detect_kind, validate_suite
+    suite = _suite_paths(args)
     try:
-        df = read_table(args.path)
-        kind = args.kind or detect_kind(df)
-        validate_table(df, kind)
+        if suite is None:
+            df = read_table(args.path)
+            kind = args.kind or detect_kind(df)
+            validate_table(df, kind)
+        else:
+            from bon_lit.report import MIN_CONFIGS
+            tabs = {k: read_table(p) for k, p in suite.items()}
+            for k, df in tabs.items():
+                try: got = detect_kind(df)
+                except SchemaError: got = None
+                if got is not None and got != k:
+                    raise SchemaError(f"{suite[k]}: this looks like a {got} table, but it was given as the {k} table")
+            s, c, p = validate_suite(tabs["samples"], tabs["configs"], tabs["prompts"], min_scored=MIN_CONFIGS)
     except SchemaError as e:
-        print(f"INVALID: {args.path}\n{e}\nSee `nbs/00_schema.ipynb` (or `bon_lit.schema`) for the data contract: "
-              "the columns each table needs, their types, and the invariants (unique keys, the same N samples "
-              "per prompt of a config, known prompt ids).", file=sys.stderr)
+        where, msg = str(args.path or suite["samples"]), str(e)
+        print(f"INVALID: {msg if msg.startswith(where) else f'{where}: {msg}'} (data contract: bon_lit.schema)", file=sys.stderr)
         return 1
-    print(f"OK: {args.path} is a valid {kind} table ({len(df):,} rows)")
+    if suite is None:
+        print(f"OK: {args.path} is a valid {kind} table ({len(df):,} rows)")
+    else:
+        print(f"OK: a valid suite for `bon-lit run`: {len(s):,} samples, {len(c)} configs, {len(p)} prompts "
+              f"({', '.join(str(v) for v in suite.values())})")
     return 0
 
 # %% ../nbs/10_cli.ipynb #04f332f9
-# modules that contribute subcommands via `add_cli(subparsers)`, in pipeline order
-CLI_MODULES = ("bon_lit.grade", "bon_lit.sampling", "bon_lit.posttrain", "bon_lit.reward", "bon_lit.metrics",
-               "bon_lit.features", "bon_lit.predict", "bon_lit.concentration", "bon_lit.suite", "bon_lit.grid",
-               "bon_lit.report")
+def _version() -> str:
+    from importlib.metadata import version, PackageNotFoundError
+    try: return version("bon_lit")
+    except PackageNotFoundError:
+        from bon_lit import __version__
+        return __version__
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `bon-lit` argument parser with every available subcommand."
-    p = argparse.ArgumentParser(prog="bon-lit", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Predict best-of-N inference-scaling gains from one labeled validation sampling pass.",
-        epilog="Run `bon-lit SUBCOMMAND --help` for details and an example of each subcommand.")
-    sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    s = sub.add_parser("simulate", help="write a simulated suite (samples, configs, prompts, truth) as parquet",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Simulate a suite of configurations with known population gains (bon_lit.simulate).",
+def _add_core(sub):
+    "Register `simulate` and `validate` (this module's own subcommands)."
+    fmt = argparse.RawDescriptionHelpFormatter
+    s = sub.add_parser("simulate", help=COMMANDS["simulate"][1], formatter_class=fmt,
+                       description="Simulate a suite of configurations with known population gains (bon_lit.simulate). "
+                                   "The four tables are written together (atomically) into the output folder.",
                        epilog="example:\n  bon-lit simulate --out d --configs 36 --prompts 200 --samples 16 --seed 0")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--configs", type=int, default=36, help="number of configurations (default 36)")
@@ -61,26 +167,75 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=int, default=16, help="samples per prompt N (default 16)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_simulate)
-    v = sub.add_parser("validate", help="check a sample, config or prompt table against the data contract",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Validate a parquet or JSONL table; exit code 0 when valid, 1 with an explanation otherwise.",
-                       epilog="example:\n  bon-lit validate d/samples.parquet")
-    v.add_argument("path")
+    v = sub.add_parser("validate", help=COMMANDS["validate"][1], formatter_class=fmt,
+                       description="Validate one parquet or JSONL table, or a whole suite (a folder with samples, configs "
+                                   "and prompts tables, or --samples/--configs/--prompts). A suite gets every data check "
+                                   "that `bon-lit run` makes: ids known across tables, the same N for every prompt of a "
+                                   "config, at least 2 prompts per config, finite values, graded and scored configs. "
+                                   "Exit code 0 when valid, 1 with a named error otherwise, 2 for a usage error.",
+                       epilog="examples:\n  bon-lit validate d/samples.parquet\n  bon-lit validate d\n"
+                              "  bon-lit validate --samples s.parquet --configs c.parquet --prompts p.jsonl")
+    v.add_argument("path", nargs="?", default=None, help="a table (.parquet/.jsonl) or a suite folder")
     v.add_argument("--kind", choices=["samples", "configs", "prompts"], help="table kind (detected from columns by default)")
+    v.add_argument("--samples", default=None, help="sample table of a suite")
+    v.add_argument("--configs", default=None, help="config table of a suite")
+    v.add_argument("--prompts", default=None, help="prompt table of a suite")
     v.set_defaults(func=_cmd_validate)
-    for mod in CLI_MODULES:
-        try: m = importlib.import_module(mod)
-        except ImportError: continue          # stage not available in this install
-        if hasattr(m, "add_cli"): m.add_cli(sub)
+
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    """The `bon-lit` argument parser. `commands`: the subcommands to build in full (importing their modules);
+    None builds all of them; the others are listed with their help only (nothing imported)."""
+    p = argparse.ArgumentParser(prog="bon-lit", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Predict best-of-N inference-scaling gains from one labeled validation sampling pass.",
+        epilog="Run `bon-lit SUBCOMMAND --help` for details and an example of each subcommand.")
+    p.add_argument("--version", action="version", version=f"bon-lit {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    want = set(COMMANDS) if commands is None else set(commands)
+    mods = list(dict.fromkeys(COMMANDS[c][0] for c in COMMANDS if c in want))
+    full = {c for c, (m, _) in COMMANDS.items() if m in mods}   # a module registers all of its subcommands
+    for name, (mod, helptext) in COMMANDS.items():        # listed in pipeline order, built in full or as stubs
+        if name in full: continue
+        sub.add_parser(name, help=helptext, add_help=False)
+    if "bon_lit.cli" in mods: _add_core(sub)
+    for mod in mods:
+        if mod == "bon_lit.cli": continue
+        m = importlib.import_module(mod)                   # ImportError: main turns it into an install hint
+        m.add_cli(sub)
+    # keep `bon-lit --help` in pipeline order whatever order the parsers were built in
+    order = {n: i for i, n in enumerate(COMMANDS)}
+    try: sub._choices_actions.sort(key=lambda a: order.get(a.dest, len(order)))
+    except AttributeError: pass                            # a cosmetic use of argparse internals
     return p
+
+def _command_in(argv) -> str | None:
+    "The subcommand named in argv (the first word that is not an option), if it is one."
+    for a in argv:
+        if not a.startswith("-"): return a if a in COMMANDS else None
+    return None
 
 def main(argv=None) -> int:
     "Entry point of the `bon-lit` console script."
-    p = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = _command_in(argv)
+    try:
+        p = build_parser([cmd] if cmd else [])
+    except ImportError as e:
+        print(missing_extra_message(e, cmd), file=sys.stderr); return 2
     args = p.parse_args(argv)
     if not getattr(args, "func", None):
         p.print_help(); return 2
+    from bon_lit.schema import SchemaError, UsageError
     try:
+        check_paths(args)
         return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"bon-lit {args.command}: error: {e}", file=sys.stderr); return 2
     except SchemaError as e:
-        print(f"error: {e}", file=sys.stderr); return 1
+        print(f"bon-lit {args.command}: invalid input: {e}", file=sys.stderr); return 1
+    except ImportError as e:
+        if (getattr(e, "name", None) or "").split(".")[0] not in EXTRAS: raise
+        print(missing_extra_message(e, args.command), file=sys.stderr); return 2
+    except (ValueError, OSError) as e:       # e.g. an option value the data cannot satisfy, a full disk
+        if os.environ.get("BON_LIT_TRACEBACK"): raise
+        what = f"{type(e).__name__}: " if isinstance(e, OSError) else ""
+        print(f"bon-lit {args.command}: error: {what}{e}", file=sys.stderr); return 1

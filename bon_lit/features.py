@@ -57,6 +57,14 @@ def _cfg_msg(names, counts=None, limit=5):
     items = [f"{n!r}" + (f" ({c} samples)" if counts is not None else "") for n, c in zip(names[:limit], (counts if counts is not None else names)[:limit])]
     return ", ".join(items) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
+def _check_finite_rewards(pool, r):
+    "Raise naming the configs when a reward is +-inf (it would win every best-of-N)."
+    inf = np.isinf(r)
+    if inf.any():
+        names, cnt = pool.configs_where(inf)
+        raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) in config(s) "
+                          f"{_cfg_msg(names, cnt)}; rewards must be finite (or missing)")
+
 # %% ../nbs/03_features.ipynb #a7d5ff5b
 class _Pool:
     """A sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
@@ -174,6 +182,7 @@ class _Pool:
                 names, cnt = self.configs_where(nan)
                 raise SchemaError(f"sample table: column 'reward' is NaN (not scored) for {int(nan.sum())} sample(s) in config(s) "
                                   f"{_cfg_msg(names, cnt)}; BoN@N needs every sample scored (run `bon-lit score`)")
+            _check_finite_rewards(self, r)
             self._cache["r"] = r
         return self._cache["r"]
 
@@ -570,6 +579,7 @@ def _rewards(pool, allow_unscored):
     if part.any():
         raise SchemaError(f"sample table: column 'reward' is partly NaN (not scored) in config(s) "
                           f"{_cfg_msg(pool.cfg_u[pool.cfg_of[part]], n_nan[part])}; score every sample of a config (run `bon-lit score`)")
+    _check_finite_rewards(pool, r)
     return r, n_nan == 0
 
 # %% ../nbs/03_features.ipynb #5a1a016f

@@ -281,9 +281,15 @@ def _mv_task(task):
     raise ValueError(f"unknown task {kind!r}")
 
 # %% ../nbs/01_grade.ipynb #235f153e
-def _worker_loop(fn, conn):
+def _worker_loop(fn, conn, warm=None):
+    "Worker: run `warm()` once, then for each `(i, payload)` report `('start', i)` and `('done', i, result)`."
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is handled by the parent
     ppid = os.getppid()
+    if warm is not None:
+        try: warm()
+        except BaseException: pass                  # a failing warm-up only makes the first task slower
+    try: conn.send(("ready",))
+    except (OSError, ValueError): return
     while True:
         try:
             if not conn.poll(1.0):
@@ -293,27 +299,37 @@ def _worker_loop(fn, conn):
         except (EOFError, OSError): return
         if msg is None: return
         i, payload = msg
+        try: conn.send(("start", i))                 # the parent's clock for this task starts now
+        except (OSError, ValueError): return
         try: res = ("ok", fn(payload))
         except BaseException as e:                  # Math-Verify's TimeoutException is a BaseException
             res = ("error", f"{type(e).__name__}: {e}"[:300])
-        try: conn.send((i, res))
+        try: conn.send(("done", i, res))
         except (OSError, ValueError): return
 
 def _mp_context():
     meth = os.environ.get("BON_LIT_MP_START") or ("fork" if sys.platform.startswith("linux") else "spawn")
     return mp.get_context(meth)
 
+def _is_inner_timeout(res) -> bool:
+    "An error result that is Math-Verify's own (wall-clock) timeout inside the worker."
+    return res[0] == "error" and str(res[1]).startswith("TimeoutException")
+
 class _TimeoutPool:
-    "Worker processes running `fn` on one task at a time, each task under a wall-clock `timeout`."
-    def __init__(self, fn, n_jobs: int = 1):
-        self.fn, self.n_jobs, self.ctx, self.workers = fn, max(1, int(n_jobs)), _mp_context(), []
+    """Worker processes running `fn` on one task at a time. A task's `timeout` counts from the moment its worker
+    *starts* it (the worker says so), so start-up, imports and `warm()` never count against it. A task that times
+    out is retried `retries` times in a fresh worker before it is reported as `("timeout", None)`."""
+    def __init__(self, fn, n_jobs: int = 1, warm=None, retries: int = 1, startup_timeout: float = 600.0):
+        self.fn, self.warm, self.retries, self.startup_timeout = fn, warm, int(retries), float(startup_timeout)
+        self.n_jobs, self.ctx, self.workers = max(1, int(n_jobs)), _mp_context(), []
         self.workers = [self._start() for _ in range(self.n_jobs)]
+        self.stats = {"tasks": 0, "timeouts_retried": 0, "timeouts": 0, "crashes": 0}
 
     def _start(self):
         parent, child = self.ctx.Pipe()
-        p = self.ctx.Process(target=_worker_loop, args=(self.fn, child), daemon=True)
+        p = self.ctx.Process(target=_worker_loop, args=(self.fn, child, self.warm), daemon=True)
         p.start(); child.close()
-        return {"proc": p, "conn": parent}
+        return {"proc": p, "conn": parent, "born": time.monotonic()}
 
     def _replace(self, w):
         w["proc"].kill(); w["proc"].join(5); w["conn"].close()
@@ -322,34 +338,57 @@ class _TimeoutPool:
         return nw
 
     def map(self, payloads, timeout: float = 5.0, pbar=None) -> list:
+        "`[(status, value)]` in order: status 'ok', 'error', 'timeout' (after the retries) or 'crash'."
         from multiprocessing.connection import wait
         payloads = list(payloads)
         out = [None] * len(payloads)
-        todo, idle, busy = deque(enumerate(payloads)), list(self.workers), {}
+        todo = deque((i, p, 0) for i, p in enumerate(payloads))
+        idle, busy = list(self.workers), {}          # busy: conn -> [worker, i, payload, attempt, t_sent, t_start]
+        self.stats["tasks"] += len(payloads)
+
+        def finish(i, res):
+            out[i] = res
+            if pbar is not None: pbar.update(1)
+
+        def retry_or_fail(i, p, attempt, res):
+            if attempt < self.retries:
+                self.stats["timeouts_retried"] += 1; todo.appendleft((i, p, attempt + 1))
+            else:
+                self.stats["timeouts"] += 1; finish(i, res)
+
         while todo or busy:
             while idle and todo:
-                w = idle.pop(); i, p = todo.popleft()
+                w = idle.pop(); i, p, a = todo.popleft()
                 try: w["conn"].send((i, p))
                 except (OSError, ValueError):
                     w = self._replace(w); w["conn"].send((i, p))
-                busy[w["conn"]] = (w, i, time.monotonic())
-            deadline = min(t0 for _, _, t0 in busy.values()) + timeout
+                busy[w["conn"]] = [w, i, p, a, time.monotonic(), None]
+            started = [b[5] + timeout for b in busy.values() if b[5] is not None]
+            waiting = [b[4] + self.startup_timeout for b in busy.values() if b[5] is None]
+            deadline = min(started + waiting)
             for c in wait(list(busy), timeout=max(0.0, deadline - time.monotonic())):
-                w, i, _ = busy.pop(c)
+                b = busy[c]
+                w, i, p, a = b[:4]
                 try:
-                    j, res = c.recv()
+                    msg = c.recv()
                 except (EOFError, OSError):
-                    j, res = i, ("crash", f"worker exited with code {w['proc'].exitcode}")
-                    w = self._replace(w)
-                out[j] = res; idle.append(w)
-                if pbar is not None: pbar.update(1)
+                    busy.pop(c); self.stats["crashes"] += 1
+                    finish(i, ("crash", f"worker exited with code {w['proc'].exitcode}"))
+                    idle.append(self._replace(w)); continue
+                if msg[0] == "ready": continue
+                if msg[0] == "start": b[5] = time.monotonic(); continue
+                busy.pop(c); idle.append(w)
+                _, j, res = msg
+                if _is_inner_timeout(res): retry_or_fail(j, p, a, res)   # Math-Verify's own alarm: retried too
+                else: finish(j, res)
             now = time.monotonic()
-            for c, (w, i, t0) in list(busy.items()):
-                if now - t0 >= timeout:
-                    busy.pop(c)
-                    out[i] = ("timeout", None)
-                    idle.append(self._replace(w))
-                    if pbar is not None: pbar.update(1)
+            for c, (w, i, p, a, t_sent, t_start) in list(busy.items()):
+                if t_start is not None and now - t_start >= timeout:
+                    busy.pop(c); idle.append(self._replace(w))          # killed: the retry runs in a fresh worker
+                    retry_or_fail(i, p, a, ("timeout", None))
+                elif t_start is None and now - t_sent >= self.startup_timeout:
+                    busy.pop(c); idle.append(self._replace(w)); self.stats["crashes"] += 1
+                    finish(i, ("crash", f"worker did not start the task within {self.startup_timeout:.0f} s"))
         return out
 
     def close(self):
@@ -368,10 +407,10 @@ class _TimeoutPool:
 # %% ../nbs/01_grade.ipynb #98c085da
 _POOLS: dict = {}
 
-def _shared_pool(fn) -> _TimeoutPool:
+def _shared_pool(fn, warm=None) -> _TimeoutPool:
     pool = _POOLS.get(fn)
     if pool is None:
-        pool = _POOLS[fn] = _TimeoutPool(fn, 1)
+        pool = _POOLS[fn] = _TimeoutPool(fn, 1, warm=warm)
     return pool
 
 @atexit.register
@@ -383,15 +422,29 @@ def _inner_timeout(timeout: float) -> int:
     "Math-Verify's alarm needs whole seconds; the parent's outer deadline is the hard limit."
     return max(1, int(timeout))
 
-def _run_tasks(tasks: list, n_jobs=None, timeout: float = 5.0, pbar=None) -> list:
-    "Run Math-Verify tasks in worker processes; `[(status, value)]` in order."
+def _mv_warm():
+    "Import Math-Verify and SymPy and run one comparison and one key, so no task pays for them."
+    from math_verify import parse, verify
+    verify(parse(r"$2\sqrt{2}$"), parse(r"$\sqrt{8}$"), timeout_seconds=None)
+    _sympy_key(parse(r"$\frac{x}{2}$")[0])
+
+def _run_tasks(tasks: list, n_jobs=None, timeout: float = 5.0, pbar=None, stats: dict | None = None) -> list:
+    """Run Math-Verify tasks in warm worker processes; `[(status, value)]` in order. `stats` (a dict) receives the
+    counts of timed-out attempts that were retried, final timeouts and crashed workers."""
     if not tasks: return []
     fn = _mv_task
+    if _mp_context().get_start_method() == "fork":
+        import math_verify  # noqa: F401  -- forked workers inherit the import instead of repeating it
     n = min(len(tasks), n_jobs or os.cpu_count() or 1)
-    if n <= 1 and len(tasks) <= 64:
-        return _shared_pool(fn).map(tasks, timeout, pbar)
-    with _TimeoutPool(fn, n) as pool:
+    shared = n <= 1 and len(tasks) <= 64
+    pool = _shared_pool(fn, _mv_warm) if shared else _TimeoutPool(fn, n, warm=_mv_warm)
+    before = dict(pool.stats)
+    try:
         return pool.map(tasks, timeout, pbar)
+    finally:
+        if stats is not None:
+            for k, v in pool.stats.items(): stats[k] = stats.get(k, 0) + v - before[k]
+        if not shared: pool.close()
 
 # %% ../nbs/01_grade.ipynb #69cca218
 def is_equivalent(pred, gold, domain: str | None = None, timeout: float = 5.0) -> bool | None:
@@ -457,7 +510,8 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
                   timeout: float = 5.0, progress: bool = True) -> pd.DataFrame:
     """Grade a sample table against a prompt table; returns a copy with `answer`, `answer_key`, `correct`,
     `grade_status` filled and a summary in `.attrs["grading"]`. Multiple-choice options are read from the
-    question text. `timeout`: wall-clock seconds per Math-Verify pair; `n_jobs`: worker processes (default: all cores)."""
+    question text. `timeout`: seconds per Math-Verify pair, counted from the moment a warm worker starts it (a
+    timed-out pair is retried once in a fresh worker; counts in the summary); `n_jobs`: worker processes (default: all cores)."""
     from tqdm import tqdm
     t_start = time.perf_counter()
     if "text" not in samples.columns: raise ValueError("grade_samples: column 'text' is missing")
@@ -492,10 +546,10 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
     # 3. Math-Verify for the rest, in worker processes
     t_in = _inner_timeout(timeout)
     tasks = [("eq", a, str(g), t_in) for a, g, _ in slow_pairs] + [("key", a, t_in) for a, _ in slow_keys]
-    errors = []
+    errors, pool_stats = [], {}
     if tasks:
         with tqdm(total=len(tasks), desc="math-verify", disable=not progress, leave=False) as pbar:
-            out = _run_tasks(tasks, n_jobs, timeout, pbar)
+            out = _run_tasks(tasks, n_jobs, timeout, pbar, stats=pool_stats)
         for p, (st, v) in zip(slow_pairs, out[:len(slow_pairs)]):
             verdict[p] = bool(v) if st == "ok" else None
             if st != "ok": errors.append((p, st, v))
@@ -519,7 +573,9 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
     summary = {"grader_version": GRADER_VERSION, "n_samples": n, "n_ok": int((status == "ok").sum()),
                "n_no_answer": int((status == "no_answer").sum()), "n_ungradable": n_ung,
                "n_unique_pairs": len(pairs), "n_math_verify_tasks": len(tasks),
-               "timeout": float(timeout), "seconds": round(time.perf_counter() - t_start, 3),
+               "timeout": float(timeout), "timeout_clock": "per task, from its start in a warm worker; one retry in a fresh worker",
+               "n_timeouts": int(pool_stats.get("timeouts", 0)), "n_timeouts_retried": int(pool_stats.get("timeouts_retried", 0)),
+               "n_worker_crashes": int(pool_stats.get("crashes", 0)), "seconds": round(time.perf_counter() - t_start, 3),
                "ungradable_examples": [{"answer": p[0], "gold": str(p[1]), "status": st, "detail": v}
                                        for p, st, v in errors[:5]]}
     out.attrs = {**samples.attrs, "grading": summary}

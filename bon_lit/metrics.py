@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_metrics.ipynb #aeb2fc42
 from __future__ import annotations
-import math, itertools, warnings
+import math, itertools, sys, warnings
 from functools import lru_cache
 import numpy as np
 import pandas as pd
@@ -346,6 +346,10 @@ def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
         if nan.any():
             bg = np.unique(g[nan])
             raise ValueError(f"reward is NaN (unscored) for {int(nan.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
+        inf = np.isinf(r)
+        if inf.any():              # an infinite reward would win every best-of-k
+            bg = np.unique(g[inf])
+            raise ValueError(f"reward is +-inf for {int(inf.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
         cols["r"] = take(r)
     if key_col in need:
         codes = pd.factorize(samples[key_col])[0].astype(np.int64)
@@ -563,8 +567,12 @@ def _curves_main(args) -> int:
     from bon_lit.schema import read_table, write_table, provenance
     samples = read_table(args.samples)
     metrics = tuple(m.strip() for m in args.metrics.split(","))
-    cur = scaling_curves(samples, metrics=metrics, ks=_parse_ks(args.ks), n_boot=args.n_boot, seed=args.seed,
-                         ci=args.ci, n_samples=args.n_samples)
+    try:
+        cur = scaling_curves(samples, metrics=metrics, ks=_parse_ks(args.ks), n_boot=args.n_boot, seed=args.seed,
+                             ci=args.ci, n_samples=args.n_samples)
+    except (ValueError, KeyError) as e:       # uneven pool, ungraded/unscored samples, unknown metric, bad k
+        print(f"bon-lit curves: invalid input: {e}", file=sys.stderr)
+        return 1
     if str(args.out).endswith(".csv"): cur.to_csv(args.out, index=False)
     else: write_table(cur, args.out, provenance=provenance(step="curves", source=str(args.samples), metrics=list(metrics),
                                                            n_boot=args.n_boot, seed=args.seed, ci=args.ci))

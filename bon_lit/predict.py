@@ -318,8 +318,10 @@ class GainPredictor(RegressorMixin, BaseEstimator):
         path = Path(path)
         if path.is_dir(): path = path / "predictor.joblib"
         if not path.exists(): raise FileNotFoundError(f"no saved predictor at {path}")
-        obj = joblib.load(path)
-        if not isinstance(obj, dict) or obj.get("format") != "bon_lit.GainPredictor":
+        try: obj = joblib.load(path)
+        except Exception as e:      # truncated or not a joblib file: unpickling raises anything (KeyError, EOFError, ...)
+            raise ValueError(f"{path} is not a readable bon_lit GainPredictor file ({type(e).__name__}: {e})") from None
+        if not isinstance(obj, dict) or obj.get("format") != "bon_lit.GainPredictor" or "predictor" not in obj:
             raise ValueError(f"{path} is not a bon_lit GainPredictor file")
         return obj["predictor"]
 
@@ -1618,7 +1620,10 @@ def _cli_fit(args) -> int:
     import matplotlib.pyplot as plt   # figures are only saved and closed, never shown
     try:
         X, y, meta, notes = read_features_table(args.features, target=args.target, exclude=_parse_groups(args.exclude))
-        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+        import contextlib
+        from bon_lit.schema import atomic_folder
+        swap = contextlib.ExitStack()            # every file goes to a temp folder, swapped in as a whole at the end
+        out = swap.enter_context(atomic_folder(args.out))
         kw = dict(n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
         bl = bootstrap_lasso(X, y, B=args.B, threshold=args.threshold, n_jobs=args.n_jobs, seed=args.seed)
         if args.features_set == "all": feats = None
@@ -1649,13 +1654,15 @@ def _cli_fit(args) -> int:
         for k, r in cvs.items():
             ax = r.plot(); ax.figure.tight_layout(); ax.figure.savefig(out / f"oof_{k.replace(':', '_')}.png", dpi=80); plt.close(ax.figure)
         ax = bl.plot(); ax.figure.tight_layout(); ax.figure.savefig(out / "selection_frequencies.png", dpi=80); plt.close(ax.figure)
+        swap.close()
     except (ValueError, FileNotFoundError) as e:
+        if "swap" in locals(): swap.__exit__(type(e), e, e.__traceback__)   # drop the temp folder, keep the old one
         print(f"bon-lit fit: error: {e}", file=sys.stderr)
         return 2
     for n_ in notes: print(f"note: {n_}")
     for k, r in cvs.items(): print(f"[{k}]\n{r}")
     print(bl); print(bt)
-    print(f"wrote {out}/predictor.joblib, cv.json, frequencies.csv, stability.csv, baselines.csv and figures")
+    print(f"wrote {args.out}/predictor.joblib, cv.json, frequencies.csv, stability.csv, baselines.csv and figures")
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .schema import (SchemaError, read_table, validate_samples, validate_configs, validate_prompts,
+from .schema import (SchemaError, UsageError, check_output, atomic_folder, validate_suite, read_table, validate_samples, validate_configs, validate_prompts,
                             detect_kind, package_versions)
 from .features import FEATURES, features_table, prompt_features, prompt_gain
 from .predict import (GainPredictor, cross_validate, bootstrap_lasso, baseline_table, screen, is_constant,
@@ -32,11 +32,11 @@ from .concentration import (calibrate, prediction_intervals, ranking_guarantee, 
 from .metrics import scaling_curves, plot_scaling_curves
 
 # %% auto #0
-__all__ = ['GROUP_SCHEMES', 'REFERENCE_FEATURES', 'MIN_CONFIGS', 'DPI', 'SCHEME_LABELS', 'CSS', 'STAGES', 'METHOD_HTML', 'jnum',
-           'jsonable', 'dumps_summary', 'prepare_tables', 'usable_features', 'boundable', 'choose_final_features',
-           'png_bytes', 'fig_to_data_uri', 'fig_oof', 'fig_frequencies', 'fig_curves', 'fig_curves_summary',
-           'fig_intervals', 'provenance_html', 'PipelineResult', 'run_pipeline', 'summary_text', 'render_html', 'demo',
-           'add_cli']
+__all__ = ['GROUP_SCHEMES', 'REFERENCE_FEATURES', 'MIN_CONFIGS', 'DPI', 'SCHEME_LABELS', 'CSS', 'REPORT_FILES', 'STAGES',
+           'METHOD_HTML', 'jnum', 'jsonable', 'dumps_summary', 'prepare_tables', 'usable_features', 'boundable',
+           'choose_final_features', 'png_bytes', 'fig_to_data_uri', 'fig_oof', 'fig_frequencies', 'fig_curves',
+           'fig_curves_summary', 'fig_intervals', 'provenance_html', 'PipelineResult', 'run_pipeline', 'summary_text',
+           'render_html', 'demo', 'add_cli']
 
 # %% ../nbs/08b_report.ipynb #dead7b06
 def jnum(x, sig: int = 4):
@@ -84,9 +84,7 @@ def prepare_tables(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.Dat
     """Validate the three tables and apply the ungradable policy. Returns (samples, configs, grade counts per config,
     notes). `<NA>` grades count as wrong (`ungradable="wrong"`) or raise (`"error"`); a config with no grade raises."""
     if ungradable not in ("wrong", "error"): raise ValueError(f"ungradable must be 'wrong' or 'error', got {ungradable!r}")
-    prompts = validate_prompts(prompts)
-    configs = validate_configs(configs)
-    samples = validate_samples(samples, prompts=prompts, configs=configs)
+    samples, configs, prompts = validate_suite(samples, configs, prompts)   # exactly what `bon-lit validate` checks
     notes = []
     used = set(samples["config_id"])
     extra = sorted(set(configs["config_id"]) - used)
@@ -95,10 +93,6 @@ def prepare_tables(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.Dat
                      + (" ..." if len(extra) > 5 else ""))
         configs = configs[configs["config_id"].isin(used)].reset_index(drop=True)
     counts = _grade_counts(samples)
-    ungraded = counts.index[(counts.n_na == counts.n_samples) & (counts.n_ungradable < counts.n_samples)]
-    if len(ungraded):
-        raise SchemaError(f"sample table: column 'correct' is <NA> for every sample of config(s) {list(ungraded[:5])}: "
-                          "they were never graded; run `bon-lit grade` first")
     n_na = int(counts.n_na.sum())
     if n_na:
         bad = counts[counts.n_na > 0]
@@ -451,6 +445,8 @@ class PipelineResult:
 
 class _Progress:
     "One line per stage on stderr: `[3/9] cross-validation ... 0.4 s`."
+    pending = False      # a stage line on stderr waits for its time: an error must end it first (see `interrupted`)
+
     def __init__(self, stages, enabled=True):
         self.stages, self.enabled, self.times, self._t, self._name = list(stages), enabled, {}, None, None
 
@@ -459,14 +455,22 @@ class _Progress:
         self._name, self._t = name, time.perf_counter()
         if self.enabled:
             print(f"[{self.stages.index(name) + 1}/{len(self.stages)}] {name} ...", end="", file=sys.stderr, flush=True)
+            _Progress.pending = True
 
     def stop(self):
         if self._name is None: return
         dt = time.perf_counter() - self._t
         self.times[self._name] = dt
-        if self.enabled: print(f" {dt:.1f} s", file=sys.stderr, flush=True)
+        if self.enabled: print(f" {dt:.1f} s", file=sys.stderr, flush=True); _Progress.pending = False
         self._name = None
 
+    @staticmethod
+    def interrupted():
+        "End a pending stage line with 'failed', so the error message that follows stands on its own line."
+        if _Progress.pending: print(" failed", file=sys.stderr, flush=True); _Progress.pending = False
+
+
+REPORT_FILES = ("report.html", "summary.json")   # what a report folder holds (it is replaced as a whole)
 
 STAGES = ("validate", "features", "cross-validation", "bootstrap-Lasso", "baselines", "intervals", "screening",
           "curves", "report")
@@ -517,6 +521,7 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     t_all = time.perf_counter()
     pr = _Progress(STAGES, progress)
     out = Path(out)
+    if write: check_output(out, "dir", owned=REPORT_FILES.__contains__)   # before any compute
     provs = {k: dict(getattr(t, "attrs", {}).get("provenance", {}) or {}) for k, t in
              (("samples", samples), ("configs", configs), ("prompts", prompts))}
     # 1. validate ------------------------------------------------------------------------------------------------
@@ -732,14 +737,13 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     res.figures = {"oof": fig_oof(cvs), "frequencies": fig_frequencies(bl, bl_plugin, ss),
                    "curves": fig_curves(curves, ft["gain"]), "curves_summary": fig_curves_summary(curves, configs)}
     if iv is not None: res.figures["intervals"] = fig_intervals(iv.frame, ft[[c for c in ("gain", "gain_lo", "gain_hi") if c in ft]], delta)
-    if write:
-        res.images = {k: fig_to_data_uri(f) for k, f in res.figures.items()}
-        out.mkdir(parents=True, exist_ok=True)
-        res.summary_path.write_text(dumps_summary(summary), encoding="utf-8")
+    if write: res.images = {k: fig_to_data_uri(f) for k, f in res.figures.items()}
     pr.stop()
     res.timings["total"] = time.perf_counter() - t_all
-    if write:
-        res.html_path.write_text(render_html(res, configs, provs, title=title), encoding="utf-8")
+    if write:   # both files in a temp folder beside `out`, swapped in with one rename: never a mix of two runs
+        with atomic_folder(out) as tmp:
+            (tmp / "summary.json").write_text(dumps_summary(summary), encoding="utf-8")
+            (tmp / "report.html").write_text(render_html(res, configs, provs, title=title), encoding="utf-8")
     if echo: print(summary_text(summary, res.timings, out if write else None))
     return res
 
@@ -1078,9 +1082,9 @@ def _pipeline_kwargs(args) -> dict:
 def _cmd_demo(args) -> int:
     try: demo(args.out, data_dir=args.data_dir, **_pipeline_kwargs(args))
     except SchemaError as e:
-        print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
+        _Progress.interrupted(); print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
     except (RuntimeError, ValueError) as e:
-        print(f"bon-lit demo: error: {e}", file=sys.stderr); return 2
+        _Progress.interrupted(); print(f"bon-lit demo: error: {e}", file=sys.stderr); return 2
     return 0
 
 
@@ -1090,9 +1094,9 @@ def _cmd_run(args) -> int:
         run_pipeline(tabs["samples"], tabs["configs"], tabs["prompts"], args.out, source=str(args.samples),
                      title=args.title or f"bon_lit report: {Path(args.samples).name}", **_pipeline_kwargs(args))
     except SchemaError as e:
-        print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
+        _Progress.interrupted(); print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
     except ValueError as e:
-        print(f"bon-lit run: error: {e}", file=sys.stderr); return 2
+        _Progress.interrupted(); print(f"bon-lit run: error: {e}", file=sys.stderr); return 2
     return 0
 
 

@@ -831,7 +831,15 @@ class SGLangEngineBackend:
 _CPU_DEPS = ("torch", "transformers", "gguf", "accelerate")
 
 def _cpu_backend():
-    "The CPU backend, or a clear message on what to install."
+    "The CPU backend, or a clear message on what to install (checked before any work, without importing torch)."
+    import importlib.util
+    def _absent(mod):
+        try: return importlib.util.find_spec(mod) is None
+        except (ImportError, ValueError): return True
+    miss = [d for d in _CPU_DEPS if _absent(d)]
+    if miss:
+        raise ImportError(f"the CPU backend needs {', '.join(miss)} (not installed): pip install 'bon_lit[cpu]' "
+                          "— or sample on a GPU server with --sglang-url URL")
     try:
         from bon_lit.cpu import CPUBackend
     except ImportError as e:
@@ -842,14 +850,33 @@ def _cpu_backend():
                           "use --sglang-url URL") from e
     return CPUBackend()
 
+def _backend_mismatch(configs_path, sglang_url) -> str | None:
+    "Why the configs' `backend` column does not fit the chosen backend (None when it does)."
+    try: cfg = read_table(configs_path)
+    except SchemaError: return None                    # sample_table reports a bad config table with details
+    if "backend" not in cfg.columns or "config_id" not in cfg.columns: return None
+    be = cfg["backend"].astype(str).str.lower()
+    want, other = ("cpu", "sglang") if sglang_url else ("sglang", "cpu")
+    bad = cfg.loc[be == want, "config_id"].astype(str).tolist()
+    if not bad: return None
+    ids = ", ".join(repr(i) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    if sglang_url:
+        return (f"config(s) {ids} have backend 'cpu' (column 'backend') but --sglang-url was given: sample them "
+                "without --sglang-url, or set their backend to 'sglang'")
+    return (f"config(s) {ids} have backend 'sglang' (column 'backend'): pass --sglang-url URL of a running SGLang "
+            "server (GPU; pip install 'bon_lit[sglang]'), or set their backend to 'cpu'")
+
 def _cmd_sample(args) -> int:
+    why = _backend_mismatch(args.configs, args.sglang_url)
+    if why:
+        print(f"bon-lit sample: error: {why}", file=sys.stderr); return 2
     try:
         backend = (SGLangBackend(args.sglang_url, concurrency=args.concurrency, timeout=args.timeout,
                                  max_retries=args.max_retries, top_logprobs_num=args.top_logprobs_num,
                                  chat_template=hf_chat_template(args.chat_template, add_generation_prompt=True) if args.chat_template else None)
                    if args.sglang_url else _cpu_backend())
     except ImportError as e:
-        print(f"error: {e}", file=sys.stderr); return 2
+        print(f"bon-lit sample: error: {e}", file=sys.stderr); return 2
     try:
         df = sample_table(args.configs, args.prompts, args.out, backend, chunk_size=args.chunk_size, progress=not args.no_progress)
     except (SamplingError, SGLangError, SchemaError, ValueError, OSError) as e:   # e.g. an unknown model name

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_schema.ipynb #82d015b0
 from __future__ import annotations
-import os, io, json, time, tempfile, platform, datetime
+import os, io, sys, json, time, tempfile, platform, datetime, contextlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 # %% auto #0
 __all__ = ['SAMPLE_SCHEMA', 'SAMPLE_OPTIONAL', 'CONFIG_SCHEMA', 'PROMPT_SCHEMA', 'NULLABLE', 'FINISH_REASONS', 'GRADE_STATUSES',
            'SchemaError', 'check_complete', 'validate_samples', 'validate_configs', 'validate_prompts',
-           'example_tables', 'prompt_columns', 'package_versions', 'provenance', 'atomic_write', 'write_table',
-           'read_provenance', 'read_table', 'detect_kind', 'validate_table']
+           'example_tables', 'prompt_columns', 'validate_suite', 'package_versions', 'provenance', 'atomic_write',
+           'write_table', 'read_provenance', 'read_table', 'UsageError', 'check_output', 'swap_folder', 'atomic_folder',
+           'detect_kind', 'validate_table']
 
 # %% ../nbs/00_schema.ipynb #d3510ba3
 SAMPLE_SCHEMA = {
@@ -147,6 +148,10 @@ def validate_samples(df: pd.DataFrame, prompts: pd.DataFrame | None = None, n_sa
                     "logprob_sum": "must be <= 0 (a sum of log-probabilities)",
                     "token_entropy_mean": "must be >= 0 (an entropy)"}[col]
             raise SchemaError(f"sample table: column '{col}' {rule}; bad value at {_rows(out, bad)}")
+    for col in ("logprob_sum", "token_entropy_mean", "reward"):       # missing is allowed, +-inf never
+        v = out[col].to_numpy(dtype="float64")
+        if np.isinf(v).any():
+            raise SchemaError(f"sample table: column '{col}' must be finite (or missing); +-inf at {_rows(out, np.isinf(v))}")
     fr = ~out["finish_reason"].isin(FINISH_REASONS).to_numpy()
     if fr.any():
         raise SchemaError(f"sample table: column 'finish_reason' must be one of {FINISH_REASONS}; bad value at {_rows(out, fr)}")
@@ -177,7 +182,8 @@ def validate_configs(df: pd.DataFrame) -> pd.DataFrame:
     "Validate a config table; return it with canonical dtypes or raise `SchemaError`."
     out = _coerce(df, CONFIG_SCHEMA, "config")
     _check_unique(out, ["config_id"], "config")
-    for col, bad, rule in (("temperature", out["temperature"].to_numpy() < 0, "must be >= 0"),
+    for col, bad, rule in (("temperature", ~np.isfinite(out["temperature"].to_numpy()) | (out["temperature"].to_numpy() < 0),
+                            "must be finite and >= 0"),
                            ("top_p", ~((out["top_p"] > 0) & (out["top_p"] <= 1)).to_numpy(), "must be in (0, 1]"),
                            ("max_new_tokens", out["max_new_tokens"].to_numpy() < 1, "must be >= 1"),
                            ("n_samples", out["n_samples"].to_numpy() < 1, "must be >= 1")):
@@ -227,6 +233,43 @@ def prompt_columns(samples: pd.DataFrame, prompts: pd.DataFrame, columns=("quest
         raise SchemaError(f"{pre}{int(unknown.sum())} samples have prompt_id unknown to the prompt table, "
                           f"e.g. {samples.loc[unknown, 'prompt_id'].unique()[:5].tolist()}")
     return pr.loc[samples["prompt_id"].to_numpy(), list(columns)].reset_index(drop=True)
+
+# %% ../nbs/00_schema.ipynb #89d6e250
+def _cfg_list(ids, limit: int = 5) -> str:
+    ids = [str(i) for i in ids]
+    return ", ".join(repr(i) for i in ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+def validate_suite(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFrame, min_scored: int = 0):
+    """Validate the sample, config and prompt tables together (every data check of `bon-lit run`); return them with
+    canonical dtypes as `(samples, configs, prompts)` or raise `SchemaError` naming the table, column and rows."""
+    prompts = validate_prompts(prompts)
+    configs = validate_configs(configs)
+    samples = validate_samples(samples, prompts=prompts, configs=configs)
+    n_prompts = samples.groupby("config_id", sort=True)["prompt_id"].nunique()
+    few = n_prompts[n_prompts < 2]
+    if len(few):
+        raise SchemaError(f"sample table: config(s) {_cfg_list(few.index)} have samples on a single prompt (column "
+                          "'prompt_id'); every config needs at least 2 prompts (features and gains are averages over prompts)")
+    g = samples.groupby("config_id", sort=True)
+    na = g["correct"].apply(lambda s: s.isna().all())
+    if "grade_status" in samples.columns:
+        ung = g["grade_status"].apply(lambda s: s.eq("ungradable").all())
+        na = na & ~ung
+    if na.any():
+        raise SchemaError(f"sample table: column 'correct' is <NA> for every sample of config(s) {_cfg_list(na.index[na])}: "
+                          "they were never graded; run `bon-lit grade` first")
+    scored = g["reward"].apply(lambda s: s.notna().sum())
+    size = g.size()
+    partial = (scored > 0) & (scored < size)
+    if partial.any():
+        bad = samples["config_id"].isin(partial.index[partial]).to_numpy() & samples["reward"].isna().to_numpy()
+        raise SchemaError(f"sample table: column 'reward' is partly missing (not scored) in config(s) "
+                          f"{_cfg_list(partial.index[partial])}: score every sample of a config or none; at {_rows(samples, bad)}")
+    n_scored = int((scored == size).sum())
+    if n_scored < min_scored:
+        raise SchemaError(f"sample table: column 'reward': {n_scored} RM-scored configuration(s), at least {min_scored} needed "
+                          "to fit and cross-validate the gain predictor; run `bon-lit score` first")
+    return samples, configs, prompts
 
 # %% ../nbs/00_schema.ipynb #8b7707b8
 _PROV_KEY = b"bon_lit.provenance"
@@ -340,15 +383,138 @@ def read_table(path) -> pd.DataFrame:
         except Exception as e:
             raise SchemaError(f"{path}: not a readable parquet file (truncated or not parquet?): {e}") from e
     else:
+        recs = []
         try:
             with open(path, encoding="utf-8") as f:
-                recs = [json.loads(line) for line in f if line.strip()]
-            df = pd.DataFrame.from_records(recs)
-        except Exception as e:
-            raise SchemaError(f"{path}: not a readable JSON Lines file: {e}") from e
+                for lineno, line in enumerate(f, 1):      # 1-based line numbers of the file, blank lines counted
+                    if not line.strip(): continue
+                    try: rec = json.loads(line.rstrip("\r\n"))
+                    except json.JSONDecodeError as e:
+                        raise SchemaError(f"{path}: line {lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+                    if not isinstance(rec, dict):
+                        raise SchemaError(f"{path}: line {lineno}: expected a JSON object (one row), got {type(rec).__name__}")
+                    recs.append(rec)
+        except UnicodeDecodeError as e:
+            raise SchemaError(f"{path}: not a readable JSON Lines file (not UTF-8 text: {e.reason} at byte {e.start})") from None
+        df = pd.DataFrame.from_records(recs)
         df = _restore_dtypes(df)
     df.attrs["provenance"] = read_provenance(path)
     return df
+
+# %% ../nbs/00_schema.ipynb #6b29bbba
+class UsageError(Exception):
+    "A usage or path problem found before any work (bad output path, missing input file): the CLI exits with code 2."
+
+def _probe_writable(folder: Path) -> str | None:
+    "None if a file can be created in `folder`, else the reason."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".bon_lit-probe-", dir=folder)
+        os.close(fd); os.unlink(tmp)
+        return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+def check_output(path, kind: str = "file", owned=None) -> Path:
+    """Check that output `path` can be written, before any compute; return it as a Path or raise `UsageError`.
+    `kind="file"` (a table, CSV, model file) or `"dir"` (a report folder, replaced as a whole: an existing one may
+    only hold entries for which `owned(name)` is true)."""
+    if kind not in ("file", "dir"): raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
+    if path is None or str(path).strip() == "": raise UsageError("the output path is empty")
+    p = Path(path)
+    parent = p.absolute().parent
+    if kind == "file" and p.is_dir():
+        raise UsageError(f"output {path}: is a folder, expected a file path")
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise UsageError(f"output {path}: exists and is a file, expected a folder (it would hold several files)")
+    if not parent.exists():
+        raise UsageError(f"output {path}: parent folder {parent} does not exist (create it first)")
+    if not parent.is_dir():
+        raise UsageError(f"output {path}: parent {parent} is not a folder")
+    why = _probe_writable(parent)
+    if why:
+        raise UsageError(f"output {path}: parent folder {parent} is not writable (creating a file there failed: {why})")
+    if kind == "dir" and p.is_dir() and owned is not None:
+        foreign = sorted(e.name for e in p.iterdir() if not owned(e.name))
+        if foreign:
+            raise UsageError(f"output {path}: the folder holds files bon-lit did not write there ({', '.join(foreign[:3])}"
+                             f"{' ...' if len(foreign) > 3 else ''}); it is replaced as a whole, so choose a new or empty folder")
+    return p
+
+# %% ../nbs/00_schema.ipynb #5c6b5c86
+def _exchange(a: Path, b: Path) -> bool:
+    "Atomically exchange two existing paths (Linux `renameat2(RENAME_EXCHANGE)`); False where unsupported."
+    if not sys.platform.startswith("linux") or os.environ.get("BON_LIT_NO_RENAME_EXCHANGE"): return False
+    import ctypes, errno
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0: return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP): return False
+    raise OSError(err, os.strerror(err), str(b))
+
+def _pid_alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True
+    return True
+
+def _leftovers(target: Path, kind: str) -> list:
+    "(path, pid) of `.NAME.tmp-PID-…` / `.NAME.old-PID-…` folders beside `target`."
+    out = []
+    pre = f".{target.name}.{kind}-"
+    for d in target.parent.glob(f".{target.name}.{kind}-*"):
+        pid = d.name[len(pre):].split("-", 1)[0]
+        if pid.isdigit(): out.append((d, int(pid)))
+    return out
+
+def _recover_folder(target: Path):
+    "Undo what a crashed swap left behind: restore a set-aside old folder, delete dead runs' temp folders."
+    import shutil
+    olds = [(d, pid) for d, pid in _leftovers(target, "old") if not _pid_alive(pid)]
+    if not target.exists() and olds:
+        d = max(olds, key=lambda t: t[0].stat().st_mtime)[0]
+        os.rename(d, target)
+        olds = [(x, p) for x, p in olds if x != d]
+    for d, pid in olds + [(d, pid) for d, pid in _leftovers(target, "tmp") if not _pid_alive(pid)]:
+        shutil.rmtree(d, ignore_errors=True)
+
+def swap_folder(new, target):
+    "Put folder `new` at `target` in one step (see above); the previous `target`, if any, is deleted afterwards."
+    import shutil, secrets
+    new, target = Path(new), Path(target)
+    if not target.exists():
+        os.rename(new, target); return
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True); return             # `new` now holds the previous folder
+    old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(target, old)
+    try: os.rename(new, target)
+    except BaseException:
+        os.rename(old, target); raise
+    shutil.rmtree(old, ignore_errors=True)
+
+@contextlib.contextmanager
+def atomic_folder(target):
+    """`with atomic_folder(out) as tmp:` write files into `tmp`; on success the folder replaces `out` in one
+    rename; on an exception (or a kill) `out` is left as it was."""
+    import shutil
+    target = Path(target).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover_folder(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        for f in tmp.rglob("*"):                                    # contents on disk before the swap
+            if f.is_file():
+                with open(f, "rb") as fh: os.fsync(fh.fileno())
+        swap_folder(tmp, target)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/00_schema.ipynb #027cfa37
 def detect_kind(df: pd.DataFrame) -> str:

@@ -165,7 +165,7 @@ def test_cli_run_errors(tmp_path):
     assert r.returncode == 1 and "domain" in r.stderr, r.stderr
     r = _cli("run", "--samples", p("missing.parquet"), "--configs", p("configs.parquet"), "--prompts", p("prompts.parquet"),
              "--out", p("o"))
-    assert r.returncode == 1 and "no such file" in r.stderr, r.stderr
+    assert r.returncode == 2 and "no such file" in r.stderr, r.stderr      # a path problem: usage error, before any work
     r = _cli("run", "--help")
     assert r.returncode == 0 and "example" in r.stdout
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:bon_lit.tasks is not available")
 
 CFG = {"config_id": "c0", "family": "toy", "method": "base", "domain": "math", "model": "toy", "backend": "sglang",
        "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 8, "prompt_template": "zero_shot", "seed": 3, "n_samples": 4}
-FAST = dict(timeout=0.5, max_retries=3, backoff=0.01)
+# generous per-request timeout: a healthy local request never times out, even on a loaded CI machine
+FAST = dict(timeout=2.0, max_retries=3, backoff=0.01)
 
 
 def prompts(n):
@@ -143,7 +144,7 @@ def test_top_logprobs_num_zero_gives_nan_entropy(srv):
 
 # ---------------------------------------------------------------- failures
 
-@pytest.mark.parametrize("actions", [["500"], ["500", "500", "500"], ["sleep:1.5"], ["close"], ["badjson"], ["short"]])
+@pytest.mark.parametrize("actions", [["500"], ["500", "500", "500"], ["sleep:4"], ["close"], ["badjson"], ["short"]])
 def test_transient_failures_are_retried(srv, actions):
     ref = SGLangBackend(srv.url).generate(CFG, prompts(1), 2)
     srv.requests.clear()
@@ -163,10 +164,9 @@ def test_5xx_exhausted_gives_clear_error(srv):
 
 def test_timeout_exhausted(srv):
     srv.fail_next("sleep:1", "sleep:1")
-    t0 = time.perf_counter()
     with pytest.raises(SGLangError, match="timed out after 0.3 s"):
         SGLangBackend(srv.url, timeout=0.3, max_retries=1, backoff=0.01).generate(CFG, prompts(1), 2)
-    assert time.perf_counter() - t0 < 1.5
+    fct.test_eq(len(srv.requests), 2)      # gave up after its one retry (no assertion on elapsed time)
 
 
 def test_malformed_json_exhausted(srv):
@@ -184,23 +184,21 @@ def test_4xx_not_retried(srv):
 
 def test_connection_refused():
     url = dead_url()
-    t0 = time.perf_counter()
     with pytest.raises(SGLangError) as e:
         SGLangBackend(url, timeout=1, max_retries=2, backoff=0.01).generate(CFG, prompts(2), 2)
     msg = str(e.value)
     assert url in msg and "connection error" in msg and "after 3 attempt(s)" in msg and "'c0'" in msg
-    assert time.perf_counter() - t0 < 3
 
 
 def test_exponential_backoff(srv):
     srv.fail_next("500", "500", "500")
     t0 = time.perf_counter()
-    SGLangBackend(srv.url, timeout=1, max_retries=3, backoff=0.1).generate(CFG, prompts(1), 1)
+    SGLangBackend(srv.url, timeout=10, max_retries=3, backoff=0.1).generate(CFG, prompts(1), 1)
     assert time.perf_counter() - t0 >= 0.1 + 0.2 + 0.4 - 0.02
 
 
 def test_concurrency_is_bounded(srv):
-    srv.latency = 0.1
+    srv.latency = 0.5      # long enough that a client on a loaded machine has its next requests out meanwhile
     SGLangBackend(srv.url, concurrency=2).generate(CFG, prompts(8), 1)
     fct.test_eq(srv.max_in_flight, 2)
     srv.max_in_flight = 0
