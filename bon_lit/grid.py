@@ -54,7 +54,7 @@ def _checkpoint_guard(work: Path, fam: str, meth: str, meta: dict) -> None:
     from bon_lit.schema import atomic_write
     path = work / "checkpoints.json"
     recs = json.loads(path.read_text()) if path.exists() else {}
-    key, sha = f"{fam}/{meth}", meta.get("weights_sha256") or meta.get("weights")
+    key, sha = f"{fam}/{meth}", meta["weights_sha256"]
     if key in recs and recs[key]["weights_sha256"] != sha:
         raise RuntimeError(f"checkpoint {key} was rebuilt with different weights ({sha[:16]} vs {recs[key]['weights_sha256'][:16]} "
                            f"recorded in {path}): its earlier samples came from other weights. Delete its config folders "

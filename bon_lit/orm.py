@@ -221,20 +221,16 @@ def score_samples_orm(orm: ORM, samples: pd.DataFrame, prompts: pd.DataFrame, ba
 def save_orm(orm: ORM, path) -> str:
     "Write the ORM (safetensors of backbone + head, spec and training info) into folder `path` atomically; return its weight hash."
     torch = _torch()
-    import shutil
     from safetensors.torch import save_file
     from bon_lit.posttrain import weights_sha256
-    path = Path(path); tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    from bon_lit.schema import atomic_folder
     sd = {f"model.{k}": v.detach().contiguous().clone() for k, v in orm.model.state_dict().items() if not k.startswith("lm_head")}
     sd.update({f"head.{k}": v.detach().contiguous() for k, v in orm.head.state_dict().items()})
-    save_file(sd, str(tmp / "orm.safetensors"))
     sha = weights_sha256(torch.nn.ModuleDict({"model": orm.model, "head": orm.head}))
-    (tmp / "orm.json").write_text(json.dumps({"spec": asdict(orm.spec), "info": orm.info, "weights_sha256": sha},
-                                             indent=1, sort_keys=True))
-    if path.exists(): shutil.rmtree(path)
-    os.replace(tmp, path)
+    with atomic_folder(path) as tmp:
+        save_file(sd, str(tmp / "orm.safetensors"))
+        (tmp / "orm.json").write_text(json.dumps({"spec": asdict(orm.spec), "info": orm.info, "weights_sha256": sha},
+                                                 indent=1, sort_keys=True))
     return sha
 
 def load_orm(path) -> ORM:

@@ -420,18 +420,13 @@ def build_checkpoint(family: str, method: str, root=None, progress: bool = True,
 
 def _save(model, tok, d: Path, meta: dict):
     "Write safetensors + tokenizer + recipe.json into a temporary folder, then swap it in with one rename."
-    d = Path(d); d.parent.mkdir(parents=True, exist_ok=True)
-    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
-    if tmp.exists(): shutil.rmtree(tmp)
+    from bon_lit.schema import atomic_folder
     model.hf_quantizer = None             # a model loaded from GGUF refuses save_pretrained until this marker is cleared
     if hasattr(model.config, "quantization_config"): del model.config.quantization_config
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    (tmp / "recipe.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-    old = d.with_name(d.name + f".old{os.getpid()}")
-    if d.exists(): os.replace(d, old)
-    os.replace(tmp, d)
-    if old.exists(): shutil.rmtree(old)
+    with atomic_folder(d) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "recipe.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
 
 # %% ../nbs/06b_posttrain.ipynb #3e0df70b

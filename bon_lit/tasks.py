@@ -170,17 +170,23 @@ def split_of(question: str) -> str:
     h = int.from_bytes(hashlib.sha256(question.encode("utf-8")).digest()[:8], "big")
     return "val" if h % 10 < 3 else "train"
 
-def _generate(domain: str, n: int, seed: int, split: str, templates=None) -> pd.DataFrame:
-    if domain not in DOMAINS: raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
-    if split not in SPLITS: raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+def _request(domain, n, split, splits, tables: dict, templates=None) -> tuple[dict, list, str]:
+    """Check a generator request; return (template table, chosen template names, id tag). A restricted template set
+    gets its own id tag, so its ids never collide with the full mix."""
+    if domain not in tables: raise ValueError(f"unknown domain {domain!r}; expected one of {tuple(tables)}")
+    if split not in splits: raise ValueError(f"unknown split {split!r}; expected one of {splits}")
     if n < 0: raise ValueError("n must be >= 0")
-    table = MATH_TEMPLATES if domain == "math" else REASONING_TEMPLATES
+    table = tables[domain]
     names = list(table) if templates is None else list(dict.fromkeys(templates))
     unknown = [t for t in names if t not in table]
     if unknown or not names:
         raise ValueError(f"unknown {domain} template(s) {unknown}; expected a non-empty subset of {list(table)}")
-    # a restricted template set gets its own id tag, so its ids never collide with the full mix
     tag = "" if names == list(table) else "-" + hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:4]
+    return table, names, tag
+
+def _generate(domain: str, n: int, seed: int, split: str, templates=None) -> pd.DataFrame:
+    table, names, tag = _request(domain, n, split, SPLITS, {"math": MATH_TEMPLATES, "reasoning": REASONING_TEMPLATES},
+                                 templates)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), DOMAINS.index(domain), SPLITS.index(split)]))
     fns = [table[t] for t in names]
     rows, seen, tries = [], set(), 0
@@ -417,15 +423,8 @@ def make_worked_prompts(domain: str, n: int, seed: int = 0, split: str = "val", 
     """`n` distinct worked-solution tasks of `domain` from `split` ('train', 'rm', 'val'), seeded: a prompt table
     with extra columns `solution` (gold worked solution), `task` (template name) and `chance` (accuracy of a
     uniform guess among the answer candidates named in the question; 0 when the answer is open)."""
-    if domain not in WORKED_DOMAINS: raise ValueError(f"unknown domain {domain!r}; expected one of {WORKED_DOMAINS}")
-    if split not in WORKED_SPLITS: raise ValueError(f"unknown split {split!r}; expected one of {WORKED_SPLITS}")
-    if n < 0: raise ValueError("n must be >= 0")
-    table = WORKED_MATH if domain == "math" else WORKED_REASONING
-    names = list(table) if templates is None else list(dict.fromkeys(templates))
-    unknown = [t for t in names if t not in table]
-    if unknown or not names:
-        raise ValueError(f"unknown {domain} template(s) {unknown}; expected a non-empty subset of {list(table)}")
-    tag = "" if names == list(table) else "-" + hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:4]
+    table, names, tag = _request(domain, n, split, WORKED_SPLITS, {"math": WORKED_MATH, "reasoning": WORKED_REASONING},
+                                 templates)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7, WORKED_DOMAINS.index(domain),
                                                         WORKED_SPLITS.index(split)]))
     rows, seen, tries = [], set(), 0
