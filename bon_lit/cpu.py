@@ -13,9 +13,9 @@ import pandas as pd
 from .sampling import sample_seed, prompt_seed, render_text
 
 # %% auto #0
-__all__ = ['MODELS', 'DEFAULT_MODEL', 'ModelSpec', 'resolve_model', 'checkpoint_root', 'split_model_name', 'checkpoint_dir',
-           'LoadedModel', 'load_fresh', 'load_model', 'step_distribution', 'choose_tokens', 'row_uniforms',
-           'kv_bytes_per_token', 'sample_rows', 'auto_threads', 'CPUBackend', 'teacher_forced_logprobs']
+__all__ = ['MODELS', 'DEFAULT_MODEL', 'PRECISIONS', 'ModelSpec', 'resolve_model', 'checkpoint_root', 'split_model_name',
+           'checkpoint_dir', 'LoadedModel', 'load_fresh', 'load_model', 'step_distribution', 'choose_tokens',
+           'row_uniforms', 'kv_bytes_per_token', 'sample_rows', 'auto_threads', 'CPUBackend', 'teacher_forced_logprobs']
 
 # %% ../nbs/06a_cpu.ipynb #7658640a
 def _site_package_dir(pkg: str) -> Path:
@@ -328,7 +328,7 @@ def _sample_batch(lm: LoadedModel, prompts: list, rows: list, *, max_new_tokens:
     out = model(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, logits_to_keep=1, **{ckw: cache})
     rp = torch.as_tensor([r[0] for r in rows], dtype=torch.long)
     cache.batch_select_indices(rp)                       # each row gets a copy of its prompt's KV cache
-    logits, att, next_pos = out.logits[rp, -1, :], att[rp], pos[rp, -1] + 1
+    logits, att, next_pos = out.logits[rp, -1, :].float(), att[rp], pos[rp, -1] + 1
     U = torch.stack([row_uniforms(r[1], max_new_tokens) for r in rows])
     eos = torch.as_tensor(lm.eos_ids, dtype=torch.long)
     live = list(range(B))                                # row index of each batch position
@@ -362,7 +362,7 @@ def _sample_batch(lm: LoadedModel, prompts: list, rows: list, *, max_new_tokens:
         att = torch.cat([att, torch.ones((len(live), 1), dtype=torch.long)], dim=-1)
         out = model(input_ids=nxt.unsqueeze(-1), attention_mask=att, position_ids=next_pos.unsqueeze(-1),
                     use_cache=True, **{ckw: cache})
-        logits, next_pos = out.logits[:, -1, :], next_pos + 1
+        logits, next_pos = out.logits[:, -1, :].float(), next_pos + 1     # float32 softmax under bf16 autocast too
     result = []
     for r in range(B):
         reason, text = res[r]
@@ -374,6 +374,15 @@ def _sample_batch(lm: LoadedModel, prompts: list, rows: list, *, max_new_tokens:
         result.append(d)
     return result
 
+PRECISIONS = ("fp32", "bf16")
+
+def _precision_context(precision: str):
+    "The torch context of a numeric path: nothing for `fp32`, bfloat16 CPU autocast for `bf16`."
+    import torch
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+
 def kv_bytes_per_token(model) -> int:
     "Bytes of KV cache per sequence position per row (all layers, keys + values, float32)."
     c = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
@@ -383,13 +392,17 @@ def kv_bytes_per_token(model) -> int:
 
 def sample_rows(lm: LoadedModel, prompt_ids: list, rows: list, *, max_new_tokens: int = 64, temperature: float = 1.0,
                 top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0, stop=(), batch_size: int | None = None,
-                kv_budget_mb: float = 1024, raw_logprobs: bool = False, keep_tokens: bool = False) -> list:
+                kv_budget_mb: float = 1024, raw_logprobs: bool = False, keep_tokens: bool = False,
+                precision: str = "fp32") -> list:
     """Sample `rows` = [(prompt index, seed), ...] for the token-id lists `prompt_ids`; one result dict per row, in order.
 
     Each dict has `text, n_tokens, finish_reason, logprob_sum, token_entropy_mean` (+ `token_ids` if `keep_tokens`).
-    Rows per batch: `batch_size` (default: the model's), reduced so the KV cache stays within `kv_budget_mb`."""
+    Rows per batch: `batch_size` (default: the model's), reduced so the KV cache stays within `kv_budget_mb`.
+    `precision`: `fp32` (exact float32 forward passes) or `bf16` (matmuls under bfloat16 autocast, float32 weights,
+    softmax/logprobs/entropies in float32) -- a slightly different model, so it is part of a config (`PRECISIONS`)."""
     import torch
     if max_new_tokens < 1: raise ValueError("max_new_tokens must be >= 1")
+    ctx = _precision_context(precision)
     bs = int(batch_size or lm.spec.batch_size)
     if rows and kv_budget_mb:
         per_row = kv_bytes_per_token(lm.model) * (max(len(prompt_ids[r[0]]) for r in rows) + int(max_new_tokens))
@@ -397,7 +410,7 @@ def sample_rows(lm: LoadedModel, prompt_ids: list, rows: list, *, max_new_tokens
     stop = tuple(s for s in (stop or ()) if s)
     order = sorted(range(len(rows)), key=lambda i: (len(prompt_ids[rows[i][0]]), rows[i][0]))  # group equal prompts, little padding
     out = [None] * len(rows)
-    with torch.inference_mode():
+    with torch.inference_mode(), ctx:
         for s in range(0, len(order), bs):
             idx = order[s:s + bs]
             uniq = list(dict.fromkeys(rows[i][0] for i in idx))
@@ -465,6 +478,14 @@ class CPUBackend:
         "The (base) model spec of `config` (`config['model']`, or the backend's `model` when the config names none)."
         return split_model_name(self.model_name(config))[0]
 
+    def precision(self, config: dict) -> str:
+        "The config's numeric path (`precision` column: `fp32`, the default, or `bf16`), checked before any work."
+        p = config.get("precision")
+        p = str(p) if _present(p) else "fp32"
+        if p not in PRECISIONS:
+            raise ValueError(f"config {config.get('config_id')!r}: column 'precision' must be one of {PRECISIONS}, got {p!r}")
+        return p
+
     def stop_strings(self, config: dict) -> tuple:
         "The config's `stop` (str or list) if set, else the model's default stop strings."
         stop = config.get("stop")
@@ -492,7 +513,7 @@ class CPUBackend:
 
     def generate(self, config: dict, prompts: list, n_samples: int, seed: int | None = None) -> list:
         "Sample `n_samples` completions for every prompt dict; one row dict per (prompt_id, sample_idx)."
-        spec = self.spec(config)
+        spec, precision = self.spec(config), self.precision(config)   # bad settings fail before the model loads
         lm = load_model(self.model_name(config))
         threads = self._threads()
         n = int(n_samples)
@@ -507,7 +528,8 @@ class CPUBackend:
                           min_p=float(config["min_p"]) if _present(config.get("min_p")) else 0.0,
                           stop=self.stop_strings(config), batch_size=self.batch_size or spec.batch_size,
                           kv_budget_mb=self.kv_budget_mb,
-                          raw_logprobs=self.raw_logprobs, keep_tokens=self.return_token_ids)
+                          raw_logprobs=self.raw_logprobs, keep_tokens=self.return_token_ids,
+                          precision=precision)
         _LAST_CALL.update(end=time.time(), threads=threads)
         return [dict(prompt_id=str(prompts[i]["prompt_id"]), sample_idx=j, **res[i * n + j])
                 for i in range(len(prompts)) for j in range(n)]
@@ -527,7 +549,8 @@ class CPUBackend:
             ckpt = {"checkpoint": {k: meta.get(k) for k in ("recipe", "fingerprint", "weights_sha256", "parent_sha256")}}
         return {"backend": self.name, "model": self.model_name(config), "family": spec.family, "model_file": str(path),
                 "model_sha256": sha, **ckpt, "chat_template": spec.chat, "stop": list(self.stop_strings(config)),
-                "torch": torch.__version__, "transformers": transformers.__version__, "dtype": "float32",
+                "torch": torch.__version__, "transformers": transformers.__version__,
+                "dtype": {"fp32": "float32", "bf16": "bfloat16 autocast (float32 weights, float32 softmax)"}[self.precision(config)],
                 "sampler": "bon_lit.cpu inverse-CDF, per-sample torch.Generator(sample_seed(prompt_seed, j)) v1",
                 "logprob": ("log softmax(logits) (raw model, T=1)" if self.raw_logprobs else
                             "log softmax(logits / T), untruncated (T=1 when greedy)"),

@@ -16,9 +16,11 @@ __all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'grid_configs',
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
 GRID_DOMAINS = ("math", "reasoning")
-GRID_DEFAULTS = dict(n_val=256, n_rm=128, n_samples=16, n_rm_samples=4, rm_temperature=1.0, max_new_tokens=48, seed=0)
+GRID_DEFAULTS = dict(n_val=256, n_rm=128, n_samples=16, n_rm_samples=4, rm_temperature=1.0, max_new_tokens=48, seed=0,
+                     precision="bf16")
 
-def grid_configs(families=None, methods=None, n_samples: int = 16, max_new_tokens: int = 48, seed: int = 0) -> pd.DataFrame:
+def grid_configs(families=None, methods=None, n_samples: int = 16, max_new_tokens: int = 48, seed: int = 0,
+                 precision: str = "bf16") -> pd.DataFrame:
     "The grid suite's config table: family × post-training method × domain × temperature (48 rows by default)."
     from bon_lit.posttrain import FAMILIES, METHODS, get_recipe
     rows = []
@@ -30,7 +32,7 @@ def grid_configs(families=None, methods=None, n_samples: int = 16, max_new_token
                     rows.append(dict(config_id=f"{fam}/{meth}/{dom}/t{temp}", family=fam, method=meth, domain=dom,
                                      model=r.model_name, backend="cpu", temperature=temp, top_p=1.0,
                                      max_new_tokens=max_new_tokens, prompt_template=r.template, seed=seed,
-                                     n_samples=n_samples))
+                                     n_samples=n_samples, precision=precision))
     return validate_configs(pd.DataFrame(rows))
 
 
@@ -66,11 +68,12 @@ def _checkpoint_guard(work: Path, fam: str, meth: str, meta: dict) -> None:
         atomic_write(path, lambda f: f.write(json.dumps(recs, indent=1, sort_keys=True).encode()))
 
 def build_grid(work="grid_build", families=None, methods=None, stages=("train", "sample"), ckpt_root=None,
-               progress: bool = True, skip_missing: bool = False, **kw) -> dict:
+               progress: bool = True, skip_missing: bool = False, passes=("rm", "val"), **kw) -> dict:
     """Build (or resume) the grid suite in `work`: per checkpoint, post-train it (cached), sample the reward-model pass
     (`rm` prompts, `n_rm_samples` at `rm_temperature`) and the validation pass (its configs × `n_val` prompts × N).
     Every finished chunk is a part on disk; rerun to resume. `skip_missing` (sample stage only): skip checkpoints that
-    are not built yet instead of failing. Returns per-stage wall times."""
+    are not built yet instead of failing. `passes`: which sampling passes to run (the cheap `rm` pass of every checkpoint
+    first lets the reward model train while the validation passes run). Returns per-stage wall times."""
     from bon_lit.posttrain import FAMILIES, METHODS, build_checkpoint, checkpoint_meta
     from bon_lit.sampling import sample_table
     from bon_lit.cpu import CPUBackend
@@ -85,7 +88,7 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
         write_table(val, work / "prompts_val.parquet", provenance(stage="prompts", seed=o["seed"], n_val=o["n_val"]))
         write_table(rm, work / "prompts_rm.parquet", provenance(stage="prompts", seed=o["seed"], n_rm=o["n_rm"]))
     val, rm = read_table(work / "prompts_val.parquet"), read_table(work / "prompts_rm.parquet")
-    configs = grid_configs(families, methods, o["n_samples"], o["max_new_tokens"], o["seed"])
+    configs = grid_configs(families, methods, o["n_samples"], o["max_new_tokens"], o["seed"], o["precision"])
     backend = CPUBackend()
     for fam in (families or FAMILIES):
         for meth in (methods or METHODS):
@@ -104,6 +107,7 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                 rm_cf = cf[cf.temperature == cf.temperature.max()].assign(
                     temperature=o["rm_temperature"], n_samples=o["n_rm_samples"], seed=o["seed"] + 1)
                 for name, c, p in (("rm", rm_cf, rm), ("val", cf, val)):
+                    if name not in passes: continue
                     t0 = time.time()
                     _log(f"{key}: sampling the {name} pass ({len(c)} configs × {len(p) // 2} prompts × N={int(c.n_samples.iloc[0])})")
                     sample_table(c, p, work / name, backend, progress=progress)
@@ -129,10 +133,11 @@ def add_cli(subparsers):
     p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
     p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
     p.add_argument("--skip-missing", action="store_true", help="sample stage: skip checkpoints that are not built yet")
+    p.add_argument("--passes", default="rm,val", help="sample stage: comma-separated subset of rm,val (default both)")
     p.add_argument("--n-val", type=int, default=GRID_DEFAULTS["n_val"], help="validation prompts per domain (default 256)")
     def run(args):
         split = lambda s: s.split(",") if s else None
         build_grid(args.work, split(args.families), split(args.methods), tuple(args.stages.split(",")), args.ckpt_root,
-                   skip_missing=args.skip_missing, n_val=args.n_val)
+                   skip_missing=args.skip_missing, passes=tuple(args.passes.split(",")), n_val=args.n_val)
         return 0
     p.set_defaults(func=run)
