@@ -11,7 +11,8 @@ import pandas as pd
 from .schema import read_table, write_table, provenance, validate_configs, validate_prompts
 
 # %% auto #0
-__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'grid_configs', 'grid_prompts', 'build_grid', 'add_cli']
+__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'grid_configs', 'grid_prompts', 'build_grid', 'read_pass',
+           'holdout_prompts', 'majority_scores', 'grid_orm', 'method_table', 'add_cli']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -115,6 +116,140 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                     run[key] = round(run.get(key, 0.0) + time.time() - t0, 1)
                     save()
     return timings
+
+
+# %% ../nbs/08c_grid.ipynb #9b905046
+def read_pass(work="grid_build", name: str = "val", complete_only: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(samples, configs) of the sampling pass `name` (`rm` or `val`) in `work`: every config whose parts cover all the
+    pass's prompts of its domain (`complete_only=False`: fail on an incomplete config instead of leaving it out)."""
+    from bon_lit.sampling import _combine, _done_prompts
+    work = Path(work)
+    prompts = read_table(work / f"prompts_{name}.parquet")
+    used, cfgs = [], []
+    for cdir in sorted(d for d in (work / name / "parts").glob("*") if d.is_dir()):
+        if not (cdir / "_config.json").exists(): continue
+        meta = json.loads((cdir / "_config.json").read_text())
+        cfg = meta["config"]
+        pids = prompts.prompt_id[prompts.domain == cfg["domain"]].tolist()
+        missing = set(pids) - _done_prompts(cdir)
+        if missing:
+            if complete_only: continue
+            raise FileNotFoundError(f"{name} pass: config {cfg['config_id']!r} has no samples yet for {len(missing)} prompt(s)")
+        used.append((cfg, cdir, pids, meta["fingerprint"])); cfgs.append(cfg)
+    if not used: raise FileNotFoundError(f"no complete configuration in {work / name / 'parts'}: sample it with `bon-lit build-grid`")
+    return _combine(used, prompts, work / name / "parts"), validate_configs(pd.DataFrame(cfgs))
+
+
+# %% ../nbs/08c_grid.ipynb #35d2ddc4
+def holdout_prompts(prompts: pd.DataFrame, frac: float = 0.25) -> np.ndarray:
+    "Boolean mask of the held-out prompts: sha256 of the prompt_id below `frac` (stable as prompts are added)."
+    import hashlib
+    h = np.array([int(hashlib.sha256(str(p).encode()).hexdigest()[:8], 16) / 16**8 for p in prompts["prompt_id"]])
+    return h < frac
+
+
+# %% ../nbs/08c_grid.ipynb #606f76b4
+def majority_scores(samples: pd.DataFrame) -> np.ndarray:
+    "Majority-vote score of each sample: the number of samples of its (config, prompt) with the same `answer_key` (0 if none)."
+    key = samples["answer_key"].astype(object)
+    has = key.notna().to_numpy()
+    grp = pd.DataFrame({"c": samples["config_id"].to_numpy(), "p": samples["prompt_id"].to_numpy(), "k": key.where(has, "")})
+    counts = grp.groupby(["c", "p", "k"], sort=False)["k"].transform("size").to_numpy()
+    return np.where(has, counts, 0).astype(float)
+
+
+# %% ../nbs/08c_grid.ipynb #56ed8889
+def _rows_hash(df: pd.DataFrame) -> str:
+    "Content hash of training rows (config, prompt, sample, text, label): names the data an ORM was trained on."
+    import hashlib
+    cols = ["config_id", "prompt_id", "sample_idx", "text", "correct"]
+    key = df[cols].astype(str).sort_values(cols[:3]).to_csv(index=False)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, held_ckpts) -> dict:
+    "Within-prompt AUROC of `score` per domain, on seen and on held-out checkpoints (a prompt = a (config, prompt) pair)."
+    from bon_lit.orm import within_prompt_auroc
+    out = {}
+    d = df.assign(prompt_id=df["config_id"] + "|" + df["prompt_id"], _held=ckpt.loc[df.index].isin(held_ckpts))
+    for dom in GRID_DOMAINS:
+        for part, rows in (("seen_checkpoints", ~d._held), ("heldout_checkpoints", d._held), ("all", d._held | ~d._held)):
+            sub = d[(d.domain == dom) & rows]
+            if len(sub): out[f"{dom}/{part}"] = within_prompt_auroc(sub, score)
+    return out
+
+def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3/sft_lora"), losses=("bce", "bt"),
+             spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True) -> dict:
+    """Train the suite's ORM on the `rm` pass (minus held-out prompts and checkpoints), one candidate per loss, keep the
+    best by held-out within-prompt AUROC, and compare with the cheap-feature verifier and majority vote on the same
+    held-out rows. Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
+    Writes `work/orm.json` (specs, data hashes, weight hashes, AUROCs); returns it."""
+    from dataclasses import replace as _replace, asdict
+    from bon_lit.orm import ORMSpec, train_orm, score_samples_orm, save_orm, load_orm
+    from bon_lit.grade import grade_samples
+    from bon_lit.reward import train_verifier
+    from bon_lit.cpu import checkpoint_root
+    from bon_lit.schema import atomic_write
+    work = Path(work); spec = spec or ORMSpec()
+    samples, configs = read_pass(work, "rm")
+    prompts = read_table(work / "prompts_rm.parquet")
+    g = grade_samples(samples, prompts, progress=progress).merge(prompts[["prompt_id", "domain"]], on="prompt_id")
+    g = g[g["correct"].notna()].reset_index(drop=True)
+    ckpt = g["config_id"].map(dict(zip(configs.config_id, configs.family + "/" + configs.method)))
+    held_p = g["prompt_id"].isin(set(prompts.prompt_id[holdout_prompts(prompts, frac)]))
+    held_c = ckpt.isin(set(holdout_checkpoints))
+    train, test = g[~held_p & ~held_c], g[held_p]
+    _log(f"ORM data: {len(train)} training samples ({train.prompt_id.nunique()} prompts, {ckpt[train.index].nunique()} "
+         f"checkpoints), {len(test)} held-out-prompt samples ({sorted(set(ckpt[held_c]))} held out)")
+    root = Path(ckpt_root) if ckpt_root else checkpoint_root()
+    data_hash = _rows_hash(train)
+    cands, scores = {}, {}
+    for loss in losses:
+        s = _replace(spec, loss=loss)
+        folder = root / "orm" / f"{s.fingerprint()}-{data_hash}"
+        if (folder / "orm.json").exists():
+            orm = load_orm(folder); sha = json.loads((folder / "orm.json").read_text())["weights_sha256"]
+        else:
+            orm = train_orm(train, prompts, s, progress=progress); sha = save_orm(orm, folder)
+        scores[loss] = score_samples_orm(orm, test, prompts, progress=progress)
+        t = test.assign(reward=scores[loss])
+        cands[loss] = {"spec": asdict(s), "fingerprint": s.fingerprint(), "weights_sha256": sha, "folder": str(folder),
+                       "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, holdout_checkpoints)}
+        _log(f"ORM {loss}: " + ", ".join(f"{k} {v['within_prompt']:.3f}" for k, v in cands[loss]["auroc"].items()))
+    best = max(cands, key=lambda l: np.mean([cands[l]["auroc"][f"{d}/all"]["within_prompt"] for d in GRID_DOMAINS]))
+    v = train_verifier(train, prompts, embed_model=None)
+    cheap = test.assign(reward=v.decision(v.features(test, prompts)))
+    maj = test.assign(reward=majority_scores(test))
+    res = {"chosen": best, "candidates": cands, "holdout_checkpoints": list(holdout_checkpoints), "holdout_frac": frac,
+           "train_data_sha256": data_hash, "n_train": int(len(train)), "n_test": int(len(test)),
+           "train_checkpoints": sorted(set(ckpt[train.index])), "grading": g.attrs.get("grading"),
+           "baselines": {"cheap_verifier": _auroc_table(cheap, "reward", ckpt, holdout_checkpoints),
+                         "majority_vote": _auroc_table(maj, "reward", ckpt, holdout_checkpoints)},
+           "provenance": provenance(stage="grid_orm")}
+    atomic_write(work / "orm.json", lambda f: f.write(json.dumps(res, indent=1, sort_keys=True, default=str).encode()))
+    return res
+
+
+# %% ../nbs/08c_grid.ipynb #78cf82b0
+def method_table(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
+    """Per (family, method, domain, temperature): pass@1, pass@N, gap, no-answer rate, mean answer entropy (nats), mean
+    length, chance, number of prompts and N, from a graded sample table (`answer_key`, `correct`)."""
+    s = samples.merge(configs[["config_id", "family", "method", "domain", "temperature"]], on="config_id")
+    s = s.merge(prompts[["prompt_id", "chance"]], on="prompt_id")
+    s["_ans"] = s["answer_key"].astype(object).where(s["answer_key"].notna(), "<none>")
+    s["_ok"] = s["correct"].fillna(False).astype(bool)
+    keys = ["family", "method", "domain", "temperature"]
+    def ent(a):
+        p = a.value_counts(normalize=True).to_numpy()
+        return float(-(p * np.log(p)).sum())
+    per = s.groupby(keys + ["prompt_id"], sort=True).agg(p1=("_ok", "mean"), any_ok=("_ok", "max"), n=("_ok", "size"),
+                                                          chance=("chance", "first"), tokens=("n_tokens", "mean"),
+                                                          no_answer=("answer_key", lambda a: a.isna().mean()),
+                                                          entropy=("_ans", ent))
+    t = per.groupby(keys, sort=True).agg(pass1=("p1", "mean"), passN=("any_ok", "mean"), no_answer=("no_answer", "mean"),
+                                         answer_entropy=("entropy", "mean"), mean_tokens=("tokens", "mean"),
+                                         chance=("chance", "mean"), n_prompts=("p1", "size"), N=("n", "max"))
+    t.insert(2, "gap", t.passN - t.pass1)
+    return t.reset_index()
 
 
 # %% ../nbs/08c_grid.ipynb #1b60d141
