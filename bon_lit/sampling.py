@@ -16,11 +16,11 @@ from .schema import (SchemaError, FINISH_REASONS, validate_configs, validate_pro
                             read_table, write_table, provenance, atomic_write)
 
 # %% auto #0
-__all__ = ['ROW_KEYS', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
-           'render_identity', 'render_text', 'topk_entropy', 'sglang_sampling_params', 'generate_payload',
-           'parse_sglang_output', 'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer',
-           'config_fingerprint', 'parts_timing', 'sample_table', 'default_chat_template', 'score_sglang',
-           'SGLangEngineBackend', 'add_cli']
+__all__ = ['ROW_KEYS', 'CHAT_MODES', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
+           'render_identity', 'chat_template_mode', 'jinja_chat_template', 'uses_chat_template', 'render_text',
+           'check_rendering', 'topk_entropy', 'sglang_sampling_params', 'generate_payload', 'parse_sglang_output',
+           'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer', 'config_fingerprint', 'parts_timing',
+           'sample_table', 'default_chat_template', 'score_sglang', 'SGLangEngineBackend', 'add_cli']
 
 # %% ../nbs/06_sampling.ipynb #be65beb0
 class SamplingError(RuntimeError):
@@ -82,12 +82,58 @@ def render_identity(config: dict) -> dict:
     "How prompts of this config are rendered: the renderer and a hash of the template text (for provenance and resume checks)."
     t = _tasks()
     if t is None: return {"renderer": "raw question (bon_lit.tasks unavailable)"}
-    tmpl = getattr(t, "PROMPT_TEMPLATES", {}).get(config.get("prompt_template"))
+    pt = config.get("prompt_template")
+    if isinstance(pt, str) and "{question}" in pt:     # a literal template: its own text is the template
+        return {"renderer": "bon_lit.tasks.render_prompt", "template": "literal",
+                "template_sha256": hashlib.sha256(json.dumps(pt).encode()).hexdigest()[:16]}
+    tmpl = getattr(t, "PROMPT_TEMPLATES", {}).get(pt)
     return {"renderer": "bon_lit.tasks.render_prompt", "template": config.get("prompt_template"),
             "template_sha256": hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).hexdigest()[:16]}
 
+CHAT_MODES = ("none", "model")
+
+def chat_template_mode(config: dict) -> str | None:
+    """The config's `chat_template` column: None when absent (the backend's default), 'none', 'model' (the model
+    tokenizer's own template) or 'literal' (the cell is a Jinja template); anything else is refused."""
+    v = config.get("chat_template")
+    if not _present(v): return None
+    if not isinstance(v, str):
+        raise ValueError(f"config {config.get('config_id')!r}: column 'chat_template' must be text, got {type(v).__name__}")
+    if v in CHAT_MODES: return v
+    if "{{" in v or "{%" in v: return "literal"
+    raise ValueError(f"config {config.get('config_id')!r}: column 'chat_template' must be 'none', 'model' or a literal "
+                     f"Jinja chat template (with {{{{ ... }}}} / {{% ... %}}), got {v[:60]!r}")
+
+_JINJA: dict = {}
+
+def jinja_chat_template(source: str) -> Callable:
+    """A `messages -> str` callable from a literal Jinja chat template, rendered like Hugging Face's
+    `apply_chat_template` (sandboxed, `trim_blocks`/`lstrip_blocks`, `add_generation_prompt=True`, empty
+    `bos_token`/`eos_token`: write special tokens into the template itself)."""
+    if source not in _JINJA:
+        try:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+            from jinja2 import TemplateError
+        except ImportError as e:
+            raise ImportError("a literal chat_template needs jinja2: pip install jinja2") from e
+        def raise_exception(msg): raise TemplateError(msg)
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        try: tmpl = env.from_string(source)
+        except TemplateError as e: raise ValueError(f"chat_template is not a valid Jinja template: {e}") from e
+        _JINJA[source] = lambda messages: tmpl.render(messages=messages, add_generation_prompt=True, bos_token="", eos_token="")
+    return _JINJA[source]
+
+def uses_chat_template(config: dict, default: bool) -> bool:
+    "Whether the rendered prompt is chat-templated: the `chat_template` column if set (not 'none'), else `default`."
+    mode = chat_template_mode(config)
+    return default if mode is None else mode != "none"
+
 def render_text(prompt: dict, config: dict, chat_template: Callable | None = None) -> str:
-    "Prompt text for `prompt` under `config['prompt_template']` (via `bon_lit.tasks.render_prompt`), optionally chat-templated."
+    """Prompt text for `prompt` under `config['prompt_template']` (via `bon_lit.tasks.render_prompt`), then
+    chat-templated by the config's `chat_template` column: 'none' = plain text, 'model' = the `chat_template`
+    callable the backend passes (its model's own template), a literal Jinja string = that template. Without the
+    column, `chat_template` (if given) is applied, as before."""
     global _warned_no_tasks
     t = _tasks()
     render_prompt = getattr(t, "render_prompt", None)
@@ -98,9 +144,27 @@ def render_text(prompt: dict, config: dict, chat_template: Callable | None = Non
         text = str(prompt["question"])
     else:
         text = render_prompt(prompt["question"], prompt["domain"], config["prompt_template"])
+    mode = chat_template_mode(config)
+    if mode == "none": return text
+    if mode == "literal": chat_template = jinja_chat_template(config["chat_template"])
+    elif mode == "model" and chat_template is None:
+        raise ValueError(f"config {config.get('config_id')!r}: chat_template 'model' needs the model's own chat template, "
+                         "which this backend was not given (SGLang: --chat-template TOKENIZER_PATH; or set the column to "
+                         "'none' or a literal Jinja template)")
     if chat_template is not None:
         text = chat_template([{"role": "user", "content": text}])
     return text
+
+def check_rendering(config: dict, prompts: list[dict]) -> None:
+    "Render every prompt of a config without the model's chat template, so a bad template fails before any sampling."
+    chat_template_mode(config)
+    if chat_template_mode(config) == "literal": jinja_chat_template(config["chat_template"])
+    t = _tasks()
+    if t is None or not hasattr(t, "render_prompt"): return
+    for p in prompts:
+        try: t.render_prompt(p["question"], p["domain"], config["prompt_template"])
+        except ValueError as e:
+            raise ValueError(f"config {config.get('config_id')!r}, prompt_id {p['prompt_id']!r}: column 'prompt_template': {e}") from None
 
 def _pseed(prompt: dict, config: dict) -> int:
     "The prompt's runner-derived seed (derived here when `generate` is called directly)."
@@ -650,6 +714,7 @@ def sample_table(configs, prompts, out, backend: Backend, chunk_size: int = 16, 
             if not cps:
                 warnings.warn(f"config {cfg['config_id']!r}: no prompts of domain {cfg['domain']!r}; skipped")
                 continue
+            check_rendering(cfg, cps)                      # a template that cannot render fails before any work
             fp = config_fingerprint(cfg, backend.name)
             cdir = parts_dir / _safe_name(cfg["config_id"])
             _check_config_dir(cdir, cfg, fp, backend.name)
