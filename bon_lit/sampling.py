@@ -16,17 +16,21 @@ from .schema import (SchemaError, FINISH_REASONS, validate_configs, validate_pro
                             read_table, write_table, provenance, atomic_write)
 
 # %% auto #0
-__all__ = ['ROW_KEYS', 'CHAT_MODES', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
-           'render_identity', 'chat_template_mode', 'jinja_chat_template', 'uses_chat_template', 'render_text',
-           'check_rendering', 'topk_entropy', 'sglang_sampling_params', 'generate_payload', 'parse_sglang_output',
-           'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer', 'config_fingerprint', 'parts_timing',
-           'sample_table', 'default_chat_template', 'score_sglang', 'SGLangEngineBackend', 'add_cli']
+__all__ = ['ROW_KEYS', 'CHAT_MODES', 'SamplingError', 'HTTPBackendError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend',
+           'effective_stop', 'render_identity', 'chat_template_mode', 'jinja_chat_template', 'uses_chat_template',
+           'render_text', 'check_rendering', 'topk_entropy', 'sglang_sampling_params', 'generate_payload',
+           'parse_sglang_output', 'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer',
+           'config_fingerprint', 'parts_timing', 'sample_table', 'default_chat_template', 'score_sglang',
+           'SGLangEngineBackend', 'add_cli']
 
 # %% ../nbs/06_sampling.ipynb #be65beb0
 class SamplingError(RuntimeError):
     "A backend returned rows that break the sampling contract, or the work on disk is inconsistent with the request."
 
-class SGLangError(RuntimeError):
+class HTTPBackendError(RuntimeError):
+    "A request to a sampling or scoring server failed after its retries (or with a non-retryable client error)."
+
+class SGLangError(HTTPBackendError):
     "An SGLang request failed after its retries (or with a non-retryable client error); names url, config and prompts."
 
 # %% ../nbs/06_sampling.ipynb #43aee841
@@ -275,14 +279,21 @@ def _run_sync(coro):
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
         return ex.submit(asyncio.run, coro).result()
 
+def _retry_after(r) -> float:
+    "Seconds a 429/503 answer asks us to wait (`Retry-After: <seconds>`), 0 if absent or not a number."
+    try: return max(0.0, float(r.headers.get("retry-after", 0)))
+    except (TypeError, ValueError): return 0.0
+
 async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: str, timeout: float,
-                     max_retries: int, backoff: float, max_backoff: float = 30.0):
-    "POST `payload` as JSON and return `parse(response_json)`, retrying transient failures; raise `SGLangError`."
+                     max_retries: int, backoff: float, max_backoff: float = 30.0, error: type = SGLangError):
+    """POST `payload` as JSON and return `parse(response_json)`, retrying transient failures; raise `error`
+    (`SGLangError` by default; any `HTTPBackendError` subclass). A `Retry-After` header lengthens the next wait."""
     import httpx
-    last = "no attempt made"
+    last, hint = "no attempt made", 0.0
     for attempt in range(max_retries + 1):
         if attempt:
-            await asyncio.sleep(min(max_backoff, backoff * 2 ** (attempt - 1)))
+            await asyncio.sleep(min(max_backoff, max(hint, backoff * 2 ** (attempt - 1))))
+            hint = 0.0
         try:
             async with sem:
                 r = await asyncio.wait_for(client.post(url, json=payload), timeout)
@@ -291,9 +302,9 @@ async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: s
         except httpx.TransportError as e:
             last = f"connection error ({type(e).__name__}: {e})"; continue
         if r.status_code >= 500 or r.status_code == 429:
-            last = f"HTTP {r.status_code}: {r.text[:200]!r}"; continue
+            last, hint = f"HTTP {r.status_code}: {r.text[:200]!r}", _retry_after(r); continue
         if r.status_code >= 400:
-            raise SGLangError(f"{what}: HTTP {r.status_code} from {url} (client error, not retried): {r.text[:500]}")
+            raise error(f"{what}: HTTP {r.status_code} from {url} (client error, not retried): {r.text[:500]}")
         try:
             obj = json.loads(r.content)
         except ValueError as e:
@@ -302,7 +313,7 @@ async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: s
             return parse(obj)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             last = f"unexpected response shape ({type(e).__name__}: {e})"; continue
-    raise SGLangError(f"{what}: {url} failed after {max_retries + 1} attempt(s); last error: {last}")
+    raise error(f"{what}: {url} failed after {max_retries + 1} attempt(s); last error: {last}")
 
 # %% ../nbs/06_sampling.ipynb #f3f60e74
 def hf_chat_template(model_name_or_path: str, add_generation_prompt: bool = False, **tokenizer_kwargs) -> Callable:
@@ -437,22 +448,45 @@ class FakeSGLangServer:
     """A deterministic stand-in for an SGLang server on 127.0.0.1 (`/generate`, `/classify`, `/get_model_info`).
 
     Use as a context manager; `url` is its base url. `fail_next("500", "sleep:2", ...)` queues misbehaviour
-    for the next POST requests; `requests` logs `(path, body)` of every POST; `latency` delays every answer;
+    for the next POST requests; `requests` logs `(path, body)` of every POST (`headers` their headers); `latency` delays every answer;
     `max_in_flight` is the largest number of requests it was answering at once."""
 
     def __init__(self, port: int = 0, latency: float = 0.0, model_path: str = "fake/sglang-model"):
         self.port, self.latency, self.model_path = port, float(latency), model_path
-        self.script, self.requests, self.lock = collections.deque(), [], threading.Lock()
+        self.script, self.requests, self.headers, self.lock = collections.deque(), [], [], threading.Lock()
         self.in_flight = self.max_in_flight = 0
+        self.retry_after = None          # seconds sent as `Retry-After` with 429/503 answers (None: no header)
         self._httpd = self._thread = None
 
     def fail_next(self, *actions: str):
-        "Queue actions for the next POSTs: '500', '400', 'badjson', 'short', 'close', 'sleep:S'."
+        "Queue actions for the next POSTs: an HTTP status ('500', '429', '400', ...), 'badjson', 'short', 'close', 'sleep:S', 'ok'."
         with self.lock: self.script.extend(actions)
         return self
 
     @property
     def url(self) -> str: return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def respond_get(self, path: str):
+        "(status, JSON-able or bytes) for a GET; subclasses add routes."
+        if path == "/get_model_info":
+            return 200, {"model_path": self.model_path, "tokenizer_path": self.model_path, "is_generation": True,
+                         "weight_version": "fake-1"}
+        if path == "/health": return 200, b""
+        return 404, {"error": "not found"}
+
+    def respond(self, path: str, req: dict, headers: dict, action: str):
+        "(status, JSON-able body) for a POST of `req` to `path` (`action`: the queued misbehaviour, e.g. 'short'); subclasses add routes."
+        if path == "/generate":
+            out = _fake_generate(req)
+        elif path == "/classify":
+            texts = req["text"] if isinstance(req["text"], list) else [req["text"]]
+            out = [{"embedding": [_fake_reward(t)], "meta_info": {"id": str(m), "prompt_tokens": len(t.split())}}
+                   for m, t in enumerate(texts)]
+            out = out if isinstance(req["text"], list) else out[0]
+        else:
+            return 404, {"error": "not found"}
+        if action == "short" and isinstance(out, list): out = out[:-1]
+        return 200, out
 
     def _handler(self):
         from http.server import BaseHTTPRequestHandler
@@ -463,20 +497,20 @@ class FakeSGLangServer:
             def _send(self, code: int, body: bytes, ctype="application/json"):
                 try:
                     self.send_response(code); self.send_header("Content-Type", ctype)
+                    if code in (429, 503) and server.retry_after is not None:
+                        self.send_header("Retry-After", str(server.retry_after))
                     self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError): pass
             def do_GET(self):
-                if self.path.rstrip("/") == "/get_model_info":
-                    self._send(200, json.dumps({"model_path": server.model_path, "tokenizer_path": server.model_path,
-                                                "is_generation": True, "weight_version": "fake-1"}).encode())
-                elif self.path.rstrip("/") == "/health": self._send(200, b"")
-                else: self._send(404, b'{"error": "not found"}')
+                code, obj = server.respond_get(self.path.rstrip("/"))
+                self._send(code, obj if isinstance(obj, bytes) else json.dumps(obj).encode())
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try: req = json.loads(body)
                 except ValueError: req = None
                 with server.lock:
                     server.requests.append((self.path, req))
+                    server.headers.append(dict(self.headers))
                     action = server.script.popleft() if server.script else "ok"
                     server.in_flight += 1; server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try: self._answer(req, action)
@@ -490,21 +524,12 @@ class FakeSGLangServer:
                     try: self.connection.shutdown(2)
                     except OSError: pass
                     return
-                if action in ("500", "400"):
+                if action.isdigit():
                     return self._send(int(action), json.dumps({"error": {"message": f"fake {action}"}}).encode())
                 if action == "badjson": return self._send(200, b'{"text": "truncated', "application/json")
-                path = self.path.rstrip("/")
-                if req is None or path not in ("/generate", "/classify"):
-                    return self._send(400 if req is None else 404, b'{"error": "bad request"}')
-                if path == "/generate":
-                    out = _fake_generate(req)
-                else:
-                    texts = req["text"] if isinstance(req["text"], list) else [req["text"]]
-                    out = [{"embedding": [_fake_reward(t)], "meta_info": {"id": str(m), "prompt_tokens": len(t.split())}}
-                           for m, t in enumerate(texts)]
-                    out = out if isinstance(req["text"], list) else out[0]
-                if action == "short" and isinstance(out, list): out = out[:-1]
-                self._send(200, json.dumps(out).encode())
+                if req is None: return self._send(400, b'{"error": "bad request"}')
+                code, out = server.respond(self.path.rstrip("/"), req, dict(self.headers), action)
+                self._send(code, json.dumps(out).encode())
         return H
 
     def start(self):
@@ -915,37 +940,63 @@ def _cpu_backend():
                           "use --sglang-url URL") from e
     return CPUBackend()
 
-def _backend_mismatch(configs_path, sglang_url) -> str | None:
-    "Why the configs' `backend` column does not fit the chosen backend (None when it does)."
+_HOW = {"cpu": "without --sglang-url / --base-url (the CPU backend)",
+        "sglang": "--sglang-url URL of a running SGLang server (GPU; pip install 'bon_lit[sglang]')",
+        "openai": "--base-url URL of a running OpenAI-compatible server (vLLM, SGLang, llama-server, ...)"}
+
+def _chosen_backend(args) -> str:
+    "Which backend a `bon-lit sample` call uses: 'openai' (--base-url), 'sglang' (--sglang-url) or 'cpu'."
+    if getattr(args, "base_url", None) and getattr(args, "sglang_url", None):
+        raise ValueError("give either --sglang-url (SGLang's native /generate) or --base-url (an OpenAI-compatible "
+                         "server), not both")
+    return "openai" if getattr(args, "base_url", None) else "sglang" if getattr(args, "sglang_url", None) else "cpu"
+
+def _backend_mismatch(configs_path, chosen: str) -> str | None:
+    "Why the configs' `backend` column does not fit the chosen backend ('cpu', 'sglang', 'openai'); None when it does (other values pass)."
     try: cfg = read_table(configs_path)
     except SchemaError: return None                    # sample_table reports a bad config table with details
     if "backend" not in cfg.columns or "config_id" not in cfg.columns: return None
     be = cfg["backend"].astype(str).str.lower()
-    want, other = ("cpu", "sglang") if sglang_url else ("sglang", "cpu")
+    other = be.isin(list(_HOW)) & (be != chosen)
+    if not other.any(): return None
+    want = be[other].iloc[0]
     bad = cfg.loc[be == want, "config_id"].astype(str).tolist()
-    if not bad: return None
     ids = ", ".join(repr(i) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    if sglang_url:
-        return (f"config(s) {ids} have backend 'cpu' (column 'backend') but --sglang-url was given: sample them "
-                "without --sglang-url, or set their backend to 'sglang'")
-    return (f"config(s) {ids} have backend 'sglang' (column 'backend'): pass --sglang-url URL of a running SGLang "
-            "server (GPU; pip install 'bon_lit[sglang]'), or set their backend to 'cpu'")
+    given = {"cpu": "no server url was given", "sglang": "--sglang-url was given", "openai": "--base-url was given"}[chosen]
+    return (f"config(s) {ids} have backend {want!r} (column 'backend') but {given}: sample them {_HOW[want]}, "
+            f"or set their backend to {chosen!r}")
+
+def _openai_backend(args):
+    "The OpenAI-compatible backend for --base-url (bon_lit.openai_compat, imported only when used)."
+    from bon_lit.openai_compat import OpenAIBackend
+    return OpenAIBackend(args.base_url, model=args.served_model, api_key_env=args.api_key_env,
+                         concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                         top_logprobs=args.top_logprobs_num, n_mode=args.n_mode or "n")
 
 def _cmd_sample(args) -> int:
-    why = _backend_mismatch(args.configs, args.sglang_url)
+    try:
+        chosen = _chosen_backend(args)
+    except ValueError as e:
+        print(f"bon-lit sample: error: {e}", file=sys.stderr); return 2
+    why = _backend_mismatch(args.configs, chosen)
     if why:
         print(f"bon-lit sample: error: {why}", file=sys.stderr); return 2
     try:
-        backend = (SGLangBackend(args.sglang_url, concurrency=args.concurrency, timeout=args.timeout,
-                                 max_retries=args.max_retries, top_logprobs_num=args.top_logprobs_num,
-                                 chat_template=hf_chat_template(args.chat_template, add_generation_prompt=True) if args.chat_template else None)
-                   if args.sglang_url else _cpu_backend())
-    except ImportError as e:
+        if chosen == "openai":
+            backend = _openai_backend(args)
+        elif chosen == "sglang":
+            backend = SGLangBackend(args.sglang_url, concurrency=args.concurrency, timeout=args.timeout,
+                                    max_retries=args.max_retries, top_logprobs_num=args.top_logprobs_num,
+                                    n_mode=args.n_mode or "n", send_seed=args.n_mode == "repeat",
+                                    chat_template=hf_chat_template(args.chat_template, add_generation_prompt=True) if args.chat_template else None)
+        else:
+            backend = _cpu_backend()
+    except (ImportError, ValueError) as e:             # e.g. a missing extra, an unset --api-key-env variable
         print(f"bon-lit sample: error: {e}", file=sys.stderr); return 2
     try:
         df = sample_table(args.configs, args.prompts, args.out, backend, chunk_size=args.chunk_size, progress=not args.no_progress)
-    except (SamplingError, SGLangError, SchemaError, ValueError, OSError) as e:   # e.g. an unknown model name
-        print(f"error: {type(e).__name__ + ': ' if not isinstance(e, (SamplingError, SGLangError, SchemaError)) else ''}{e}",
+    except (SamplingError, HTTPBackendError, SchemaError, ValueError, OSError) as e:   # e.g. an unknown model name
+        print(f"error: {type(e).__name__ + ': ' if not isinstance(e, (SamplingError, HTTPBackendError, SchemaError)) else ''}{e}",
               file=sys.stderr)
         for n in getattr(e, "__notes__", []): print(n, file=sys.stderr)
         return 1
@@ -991,17 +1042,28 @@ def add_cli(subparsers):
         formatter_class=fmt,
         description="Sample every config of the config table on the prompts of its domain (bon_lit.sampling). "
                     "Finished chunks are kept on disk, so rerunning after an interruption resumes. Uses a running "
-                    "SGLang server with --sglang-url, otherwise the CPU backend (pip install 'bon_lit[cpu]').",
-        epilog="example:\n  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
+                    "OpenAI-compatible server with --base-url (vLLM, SGLang, llama-server: /v1/completions with "
+                    "logprobs), SGLang's native /generate with --sglang-url, otherwise the CPU backend "
+                    "(pip install 'bon_lit[cpu]').",
+        epilog="examples:\n  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
+               "--base-url http://127.0.0.1:8000/v1 --served-model Qwen/Qwen2.5-0.5B-Instruct\n"
+               "  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
                "--sglang-url http://127.0.0.1:30000")
     p.add_argument("--configs", required=True, help="config table (.parquet or .jsonl)")
     p.add_argument("--prompts", required=True, help="prompt table (.parquet or .jsonl)")
     p.add_argument("--out", required=True, help="sample table to write (.parquet or .jsonl); work goes to OUT.parts/")
     p.add_argument("--sglang-url", default=None, help="base url of an SGLang server (default: CPU backend)")
+    p.add_argument("--base-url", default=None, help="base url of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="environment variable holding the API key for --base-url (the key itself is never stored)")
+    p.add_argument("--served-model", default=None, help="model name to send to --base-url (default: the config's model column)")
+    p.add_argument("--n-mode", choices=["n", "repeat"], default=None,
+                   help="n: one request per prompt asking for N samples (default); repeat: N requests of one sample "
+                        "each, with per-sample seeds (servers without `n`, e.g. llama-server)")
     p.add_argument("--chunk-size", type=int, default=16, help="prompts per chunk, the unit of resumption (default 16)")
-    p.add_argument("--concurrency", type=int, default=8, help="SGLang requests in flight (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="SGLang per-request timeout in seconds (default 60)")
-    p.add_argument("--max-retries", type=int, default=5, help="SGLang retries per request (default 5)")
+    p.add_argument("--concurrency", type=int, default=8, help="server requests in flight (default 8)")
+    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default 60)")
+    p.add_argument("--max-retries", type=int, default=5, help="retries per request on 429/5xx/timeouts (default 5)")
     p.add_argument("--top-logprobs-num", type=int, default=5, help="top-k log-probs per token for the entropy (default 5)")
     p.add_argument("--chat-template", default=None, help="HF tokenizer path whose chat template wraps prompts (SGLang)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
