@@ -20,6 +20,7 @@ COMMANDS = {
     "validate": ("bon_lit.cli", "check a table, or a whole suite, against the data contract (every check of `run`)"),
     "posttrain": ("bon_lit.posttrain", "rebuild a post-trained CPU checkpoint from its recipe (cached)"),
     "sample": ("bon_lit.sampling", "draw N samples per (config, prompt) into a sample table (resumable)"),
+    "import": ("bon_lit.importer", "turn a dump of completions (JSONL/CSV/parquet) into validated sample, config and prompt tables"),
     "grade": ("bon_lit.grade", "extract answers and grade a sample table against the gold answers"),
     "train-verifier": ("bon_lit.reward", "fit the CPU verifier (logistic regression on SmolLM2 embeddings) on graded samples"),
     "score": ("bon_lit.sampling", "fill the reward column with a reward model (CPU verifier or SGLang /classify)"),
@@ -39,7 +40,8 @@ _REPORT = ("report.html", "summary.json")
 # subcommand -> {argument: (kind, names a folder output may already hold)}; checked before the command runs
 OUTPUTS = {
     "simulate": {"out": ("dir", ("samples.parquet", "configs.parquet", "prompts.parquet", "truth.parquet"))},
-    "sample": {"out": ("file", ())}, "grade": {"out": ("file", ())}, "train-verifier": {"out": ("file", ())},
+    "sample": {"out": ("file", ())},
+    "import": {"out": ("dir", ("samples.parquet", "configs.parquet", "prompts.parquet"))}, "grade": {"out": ("file", ())}, "train-verifier": {"out": ("file", ())},
     "score": {"out": ("file", ())}, "curves": {"out": ("file", ())}, "features": {"out": ("file", ())},
     "fit": {"out": ("dir", ("predictor.joblib", "cv.json", "frequencies.csv", "stability.csv", "baselines.csv",
                             "oof_*.png", "selection_frequencies.png"))},
@@ -47,7 +49,7 @@ OUTPUTS = {
 }
 # subcommand -> arguments naming input files (or folders) that must exist
 INPUTS = {
-    "validate": ("path", "samples", "configs", "prompts"), "sample": ("configs", "prompts"),
+    "validate": ("path", "samples", "configs", "prompts"), "sample": ("configs", "prompts"), "import": ("dump", "prompts"),
     "grade": ("samples", "prompts"), "train-verifier": ("samples", "prompts", "exclude_prompts"),
     "score": ("samples", "prompts"), "curves": ("samples",), "features": ("samples", "configs"), "fit": ("features",),
     "screen": ("model", "new_features"), "run": ("samples", "configs", "prompts"),

@@ -423,7 +423,7 @@ def sample_rows(lm: LoadedModel, prompt_ids: list, rows: list, *, max_new_tokens
     return out
 
 # %% ../nbs/06a_cpu.ipynb #d815c559
-from .sampling import _present  # one definition, shared with the runner
+from .sampling import _present, uses_chat_template, chat_template_mode  # one definition, shared with the runner
 
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -493,17 +493,19 @@ class CPUBackend:
         return self.spec(config).stop
 
     def prompt_text(self, config: dict, prompt: dict) -> str:
-        "The exact text fed to the model for `prompt` (rendered template, chat-templated for instruct models)."
+        """The exact text fed to the model for `prompt`: the rendered template, chat-templated for instruct models
+        (or as the config's `chat_template` column says: 'none', 'model' = the tokenizer's own, a literal Jinja template)."""
         lm = load_model(self.model_name(config))
         chat = None
-        if lm.spec.chat:
+        if uses_chat_template(config, lm.spec.chat):
             chat = lambda msgs: lm.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         return render_text(prompt, config, chat)
 
     def encode(self, config: dict, prompt: dict) -> list:
         "Token ids of `prompt_text` (special tokens come from the chat template, or BOS for the base model)."
         lm = load_model(self.model_name(config))
-        return lm.tokenizer(self.prompt_text(config, prompt), add_special_tokens=not lm.spec.chat)["input_ids"]
+        return lm.tokenizer(self.prompt_text(config, prompt),
+                            add_special_tokens=not uses_chat_template(config, lm.spec.chat))["input_ids"]
 
     def _threads(self) -> int:
         n = int(self.num_threads or auto_threads())
@@ -548,7 +550,7 @@ class CPUBackend:
             sha = meta["weights_sha256"]
             ckpt = {"checkpoint": {k: meta.get(k) for k in ("recipe", "fingerprint", "weights_sha256", "parent_sha256")}}
         return {"backend": self.name, "model": self.model_name(config), "family": spec.family, "model_file": str(path),
-                "model_sha256": sha, **ckpt, "chat_template": spec.chat, "stop": list(self.stop_strings(config)),
+                "model_sha256": sha, **ckpt, "chat_template": spec.chat if chat_template_mode(config) is None else config["chat_template"], "stop": list(self.stop_strings(config)),
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "dtype": {"fp32": "float32", "bf16": "bfloat16 autocast (float32 weights, float32 softmax)"}[self.precision(config)],
                 "sampler": "bon_lit.cpu inverse-CDF, per-sample torch.Generator(sample_seed(prompt_seed, j)) v1",

@@ -16,8 +16,9 @@ from .schema import (SchemaError, FINISH_REASONS, validate_configs, validate_pro
                             read_table, write_table, provenance, atomic_write)
 
 # %% auto #0
-__all__ = ['ROW_KEYS', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend', 'effective_stop',
-           'render_identity', 'render_text', 'topk_entropy', 'sglang_sampling_params', 'generate_payload',
+__all__ = ['ROW_KEYS', 'CHAT_MODES', 'SamplingError', 'HTTPBackendError', 'SGLangError', 'prompt_seed', 'sample_seed', 'Backend',
+           'effective_stop', 'render_identity', 'chat_template_mode', 'jinja_chat_template', 'uses_chat_template',
+           'render_text', 'check_rendering', 'topk_entropy', 'sglang_sampling_params', 'generate_payload',
            'parse_sglang_output', 'map_outputs', 'hf_chat_template', 'SGLangBackend', 'FakeSGLangServer',
            'config_fingerprint', 'parts_timing', 'sample_table', 'default_chat_template', 'score_sglang',
            'SGLangEngineBackend', 'add_cli']
@@ -26,7 +27,10 @@ __all__ = ['ROW_KEYS', 'SamplingError', 'SGLangError', 'prompt_seed', 'sample_se
 class SamplingError(RuntimeError):
     "A backend returned rows that break the sampling contract, or the work on disk is inconsistent with the request."
 
-class SGLangError(RuntimeError):
+class HTTPBackendError(RuntimeError):
+    "A request to a sampling or scoring server failed after its retries (or with a non-retryable client error)."
+
+class SGLangError(HTTPBackendError):
     "An SGLang request failed after its retries (or with a non-retryable client error); names url, config and prompts."
 
 # %% ../nbs/06_sampling.ipynb #43aee841
@@ -82,12 +86,58 @@ def render_identity(config: dict) -> dict:
     "How prompts of this config are rendered: the renderer and a hash of the template text (for provenance and resume checks)."
     t = _tasks()
     if t is None: return {"renderer": "raw question (bon_lit.tasks unavailable)"}
-    tmpl = getattr(t, "PROMPT_TEMPLATES", {}).get(config.get("prompt_template"))
+    pt = config.get("prompt_template")
+    if isinstance(pt, str) and "{question}" in pt:     # a literal template: its own text is the template
+        return {"renderer": "bon_lit.tasks.render_prompt", "template": "literal",
+                "template_sha256": hashlib.sha256(json.dumps(pt).encode()).hexdigest()[:16]}
+    tmpl = getattr(t, "PROMPT_TEMPLATES", {}).get(pt)
     return {"renderer": "bon_lit.tasks.render_prompt", "template": config.get("prompt_template"),
             "template_sha256": hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).hexdigest()[:16]}
 
+CHAT_MODES = ("none", "model")
+
+def chat_template_mode(config: dict) -> str | None:
+    """The config's `chat_template` column: None when absent (the backend's default), 'none', 'model' (the model
+    tokenizer's own template) or 'literal' (the cell is a Jinja template); anything else is refused."""
+    v = config.get("chat_template")
+    if not _present(v): return None
+    if not isinstance(v, str):
+        raise ValueError(f"config {config.get('config_id')!r}: column 'chat_template' must be text, got {type(v).__name__}")
+    if v in CHAT_MODES: return v
+    if "{{" in v or "{%" in v: return "literal"
+    raise ValueError(f"config {config.get('config_id')!r}: column 'chat_template' must be 'none', 'model' or a literal "
+                     f"Jinja chat template (with {{{{ ... }}}} / {{% ... %}}), got {v[:60]!r}")
+
+_JINJA: dict = {}
+
+def jinja_chat_template(source: str) -> Callable:
+    """A `messages -> str` callable from a literal Jinja chat template, rendered like Hugging Face's
+    `apply_chat_template` (sandboxed, `trim_blocks`/`lstrip_blocks`, `add_generation_prompt=True`, empty
+    `bos_token`/`eos_token`: write special tokens into the template itself)."""
+    if source not in _JINJA:
+        try:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+            from jinja2 import TemplateError
+        except ImportError as e:
+            raise ImportError("a literal chat_template needs jinja2: pip install jinja2") from e
+        def raise_exception(msg): raise TemplateError(msg)
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        try: tmpl = env.from_string(source)
+        except TemplateError as e: raise ValueError(f"chat_template is not a valid Jinja template: {e}") from e
+        _JINJA[source] = lambda messages: tmpl.render(messages=messages, add_generation_prompt=True, bos_token="", eos_token="")
+    return _JINJA[source]
+
+def uses_chat_template(config: dict, default: bool) -> bool:
+    "Whether the rendered prompt is chat-templated: the `chat_template` column if set (not 'none'), else `default`."
+    mode = chat_template_mode(config)
+    return default if mode is None else mode != "none"
+
 def render_text(prompt: dict, config: dict, chat_template: Callable | None = None) -> str:
-    "Prompt text for `prompt` under `config['prompt_template']` (via `bon_lit.tasks.render_prompt`), optionally chat-templated."
+    """Prompt text for `prompt` under `config['prompt_template']` (via `bon_lit.tasks.render_prompt`), then
+    chat-templated by the config's `chat_template` column: 'none' = plain text, 'model' = the `chat_template`
+    callable the backend passes (its model's own template), a literal Jinja string = that template. Without the
+    column, `chat_template` (if given) is applied, as before."""
     global _warned_no_tasks
     t = _tasks()
     render_prompt = getattr(t, "render_prompt", None)
@@ -98,9 +148,27 @@ def render_text(prompt: dict, config: dict, chat_template: Callable | None = Non
         text = str(prompt["question"])
     else:
         text = render_prompt(prompt["question"], prompt["domain"], config["prompt_template"])
+    mode = chat_template_mode(config)
+    if mode == "none": return text
+    if mode == "literal": chat_template = jinja_chat_template(config["chat_template"])
+    elif mode == "model" and chat_template is None:
+        raise ValueError(f"config {config.get('config_id')!r}: chat_template 'model' needs the model's own chat template, "
+                         "which this backend was not given (SGLang: --chat-template TOKENIZER_PATH; or set the column to "
+                         "'none' or a literal Jinja template)")
     if chat_template is not None:
         text = chat_template([{"role": "user", "content": text}])
     return text
+
+def check_rendering(config: dict, prompts: list[dict]) -> None:
+    "Render every prompt of a config without the model's chat template, so a bad template fails before any sampling."
+    chat_template_mode(config)
+    if chat_template_mode(config) == "literal": jinja_chat_template(config["chat_template"])
+    t = _tasks()
+    if t is None or not hasattr(t, "render_prompt"): return
+    for p in prompts:
+        try: t.render_prompt(p["question"], p["domain"], config["prompt_template"])
+        except ValueError as e:
+            raise ValueError(f"config {config.get('config_id')!r}, prompt_id {p['prompt_id']!r}: column 'prompt_template': {e}") from None
 
 def _pseed(prompt: dict, config: dict) -> int:
     "The prompt's runner-derived seed (derived here when `generate` is called directly)."
@@ -211,14 +279,21 @@ def _run_sync(coro):
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
         return ex.submit(asyncio.run, coro).result()
 
+def _retry_after(r) -> float:
+    "Seconds a 429/503 answer asks us to wait (`Retry-After: <seconds>`), 0 if absent or not a number."
+    try: return max(0.0, float(r.headers.get("retry-after", 0)))
+    except (TypeError, ValueError): return 0.0
+
 async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: str, timeout: float,
-                     max_retries: int, backoff: float, max_backoff: float = 30.0):
-    "POST `payload` as JSON and return `parse(response_json)`, retrying transient failures; raise `SGLangError`."
+                     max_retries: int, backoff: float, max_backoff: float = 30.0, error: type = SGLangError):
+    """POST `payload` as JSON and return `parse(response_json)`, retrying transient failures; raise `error`
+    (`SGLangError` by default; any `HTTPBackendError` subclass). A `Retry-After` header lengthens the next wait."""
     import httpx
-    last = "no attempt made"
+    last, hint = "no attempt made", 0.0
     for attempt in range(max_retries + 1):
         if attempt:
-            await asyncio.sleep(min(max_backoff, backoff * 2 ** (attempt - 1)))
+            await asyncio.sleep(min(max_backoff, max(hint, backoff * 2 ** (attempt - 1))))
+            hint = 0.0
         try:
             async with sem:
                 r = await asyncio.wait_for(client.post(url, json=payload), timeout)
@@ -227,9 +302,9 @@ async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: s
         except httpx.TransportError as e:
             last = f"connection error ({type(e).__name__}: {e})"; continue
         if r.status_code >= 500 or r.status_code == 429:
-            last = f"HTTP {r.status_code}: {r.text[:200]!r}"; continue
+            last, hint = f"HTTP {r.status_code}: {r.text[:200]!r}", _retry_after(r); continue
         if r.status_code >= 400:
-            raise SGLangError(f"{what}: HTTP {r.status_code} from {url} (client error, not retried): {r.text[:500]}")
+            raise error(f"{what}: HTTP {r.status_code} from {url} (client error, not retried): {r.text[:500]}")
         try:
             obj = json.loads(r.content)
         except ValueError as e:
@@ -238,7 +313,7 @@ async def _post_json(client, sem, url: str, payload, *, parse: Callable, what: s
             return parse(obj)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             last = f"unexpected response shape ({type(e).__name__}: {e})"; continue
-    raise SGLangError(f"{what}: {url} failed after {max_retries + 1} attempt(s); last error: {last}")
+    raise error(f"{what}: {url} failed after {max_retries + 1} attempt(s); last error: {last}")
 
 # %% ../nbs/06_sampling.ipynb #f3f60e74
 def hf_chat_template(model_name_or_path: str, add_generation_prompt: bool = False, **tokenizer_kwargs) -> Callable:
@@ -373,22 +448,45 @@ class FakeSGLangServer:
     """A deterministic stand-in for an SGLang server on 127.0.0.1 (`/generate`, `/classify`, `/get_model_info`).
 
     Use as a context manager; `url` is its base url. `fail_next("500", "sleep:2", ...)` queues misbehaviour
-    for the next POST requests; `requests` logs `(path, body)` of every POST; `latency` delays every answer;
+    for the next POST requests; `requests` logs `(path, body)` of every POST (`headers` their headers); `latency` delays every answer;
     `max_in_flight` is the largest number of requests it was answering at once."""
 
     def __init__(self, port: int = 0, latency: float = 0.0, model_path: str = "fake/sglang-model"):
         self.port, self.latency, self.model_path = port, float(latency), model_path
-        self.script, self.requests, self.lock = collections.deque(), [], threading.Lock()
+        self.script, self.requests, self.headers, self.lock = collections.deque(), [], [], threading.Lock()
         self.in_flight = self.max_in_flight = 0
+        self.retry_after = None          # seconds sent as `Retry-After` with 429/503 answers (None: no header)
         self._httpd = self._thread = None
 
     def fail_next(self, *actions: str):
-        "Queue actions for the next POSTs: '500', '400', 'badjson', 'short', 'close', 'sleep:S'."
+        "Queue actions for the next POSTs: an HTTP status ('500', '429', '400', ...), 'badjson', 'short', 'close', 'sleep:S', 'ok'."
         with self.lock: self.script.extend(actions)
         return self
 
     @property
     def url(self) -> str: return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def respond_get(self, path: str):
+        "(status, JSON-able or bytes) for a GET; subclasses add routes."
+        if path == "/get_model_info":
+            return 200, {"model_path": self.model_path, "tokenizer_path": self.model_path, "is_generation": True,
+                         "weight_version": "fake-1"}
+        if path == "/health": return 200, b""
+        return 404, {"error": "not found"}
+
+    def respond(self, path: str, req: dict, headers: dict, action: str):
+        "(status, JSON-able body) for a POST of `req` to `path` (`action`: the queued misbehaviour, e.g. 'short'); subclasses add routes."
+        if path == "/generate":
+            out = _fake_generate(req)
+        elif path == "/classify":
+            texts = req["text"] if isinstance(req["text"], list) else [req["text"]]
+            out = [{"embedding": [_fake_reward(t)], "meta_info": {"id": str(m), "prompt_tokens": len(t.split())}}
+                   for m, t in enumerate(texts)]
+            out = out if isinstance(req["text"], list) else out[0]
+        else:
+            return 404, {"error": "not found"}
+        if action == "short" and isinstance(out, list): out = out[:-1]
+        return 200, out
 
     def _handler(self):
         from http.server import BaseHTTPRequestHandler
@@ -399,20 +497,20 @@ class FakeSGLangServer:
             def _send(self, code: int, body: bytes, ctype="application/json"):
                 try:
                     self.send_response(code); self.send_header("Content-Type", ctype)
+                    if code in (429, 503) and server.retry_after is not None:
+                        self.send_header("Retry-After", str(server.retry_after))
                     self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError): pass
             def do_GET(self):
-                if self.path.rstrip("/") == "/get_model_info":
-                    self._send(200, json.dumps({"model_path": server.model_path, "tokenizer_path": server.model_path,
-                                                "is_generation": True, "weight_version": "fake-1"}).encode())
-                elif self.path.rstrip("/") == "/health": self._send(200, b"")
-                else: self._send(404, b'{"error": "not found"}')
+                code, obj = server.respond_get(self.path.rstrip("/"))
+                self._send(code, obj if isinstance(obj, bytes) else json.dumps(obj).encode())
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try: req = json.loads(body)
                 except ValueError: req = None
                 with server.lock:
                     server.requests.append((self.path, req))
+                    server.headers.append(dict(self.headers))
                     action = server.script.popleft() if server.script else "ok"
                     server.in_flight += 1; server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try: self._answer(req, action)
@@ -426,21 +524,12 @@ class FakeSGLangServer:
                     try: self.connection.shutdown(2)
                     except OSError: pass
                     return
-                if action in ("500", "400"):
+                if action.isdigit():
                     return self._send(int(action), json.dumps({"error": {"message": f"fake {action}"}}).encode())
                 if action == "badjson": return self._send(200, b'{"text": "truncated', "application/json")
-                path = self.path.rstrip("/")
-                if req is None or path not in ("/generate", "/classify"):
-                    return self._send(400 if req is None else 404, b'{"error": "bad request"}')
-                if path == "/generate":
-                    out = _fake_generate(req)
-                else:
-                    texts = req["text"] if isinstance(req["text"], list) else [req["text"]]
-                    out = [{"embedding": [_fake_reward(t)], "meta_info": {"id": str(m), "prompt_tokens": len(t.split())}}
-                           for m, t in enumerate(texts)]
-                    out = out if isinstance(req["text"], list) else out[0]
-                if action == "short" and isinstance(out, list): out = out[:-1]
-                self._send(200, json.dumps(out).encode())
+                if req is None: return self._send(400, b'{"error": "bad request"}')
+                code, out = server.respond(self.path.rstrip("/"), req, dict(self.headers), action)
+                self._send(code, json.dumps(out).encode())
         return H
 
     def start(self):
@@ -650,6 +739,7 @@ def sample_table(configs, prompts, out, backend: Backend, chunk_size: int = 16, 
             if not cps:
                 warnings.warn(f"config {cfg['config_id']!r}: no prompts of domain {cfg['domain']!r}; skipped")
                 continue
+            check_rendering(cfg, cps)                      # a template that cannot render fails before any work
             fp = config_fingerprint(cfg, backend.name)
             cdir = parts_dir / _safe_name(cfg["config_id"])
             _check_config_dir(cdir, cfg, fp, backend.name)
@@ -850,37 +940,63 @@ def _cpu_backend():
                           "use --sglang-url URL") from e
     return CPUBackend()
 
-def _backend_mismatch(configs_path, sglang_url) -> str | None:
-    "Why the configs' `backend` column does not fit the chosen backend (None when it does)."
+_HOW = {"cpu": "without --sglang-url / --base-url (the CPU backend)",
+        "sglang": "--sglang-url URL of a running SGLang server (GPU; pip install 'bon_lit[sglang]')",
+        "openai": "--base-url URL of a running OpenAI-compatible server (vLLM, SGLang, llama-server, ...)"}
+
+def _chosen_backend(args) -> str:
+    "Which backend a `bon-lit sample` call uses: 'openai' (--base-url), 'sglang' (--sglang-url) or 'cpu'."
+    if getattr(args, "base_url", None) and getattr(args, "sglang_url", None):
+        raise ValueError("give either --sglang-url (SGLang's native /generate) or --base-url (an OpenAI-compatible "
+                         "server), not both")
+    return "openai" if getattr(args, "base_url", None) else "sglang" if getattr(args, "sglang_url", None) else "cpu"
+
+def _backend_mismatch(configs_path, chosen: str) -> str | None:
+    "Why the configs' `backend` column does not fit the chosen backend ('cpu', 'sglang', 'openai'); None when it does (other values pass)."
     try: cfg = read_table(configs_path)
     except SchemaError: return None                    # sample_table reports a bad config table with details
     if "backend" not in cfg.columns or "config_id" not in cfg.columns: return None
     be = cfg["backend"].astype(str).str.lower()
-    want, other = ("cpu", "sglang") if sglang_url else ("sglang", "cpu")
+    other = be.isin(list(_HOW)) & (be != chosen)
+    if not other.any(): return None
+    want = be[other].iloc[0]
     bad = cfg.loc[be == want, "config_id"].astype(str).tolist()
-    if not bad: return None
     ids = ", ".join(repr(i) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    if sglang_url:
-        return (f"config(s) {ids} have backend 'cpu' (column 'backend') but --sglang-url was given: sample them "
-                "without --sglang-url, or set their backend to 'sglang'")
-    return (f"config(s) {ids} have backend 'sglang' (column 'backend'): pass --sglang-url URL of a running SGLang "
-            "server (GPU; pip install 'bon_lit[sglang]'), or set their backend to 'cpu'")
+    given = {"cpu": "no server url was given", "sglang": "--sglang-url was given", "openai": "--base-url was given"}[chosen]
+    return (f"config(s) {ids} have backend {want!r} (column 'backend') but {given}: sample them {_HOW[want]}, "
+            f"or set their backend to {chosen!r}")
+
+def _openai_backend(args):
+    "The OpenAI-compatible backend for --base-url (bon_lit.openai_compat, imported only when used)."
+    from bon_lit.openai_compat import OpenAIBackend
+    return OpenAIBackend(args.base_url, model=args.served_model, api_key_env=args.api_key_env,
+                         concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                         top_logprobs=args.top_logprobs_num, n_mode=args.n_mode or "n")
 
 def _cmd_sample(args) -> int:
-    why = _backend_mismatch(args.configs, args.sglang_url)
+    try:
+        chosen = _chosen_backend(args)
+    except ValueError as e:
+        print(f"bon-lit sample: error: {e}", file=sys.stderr); return 2
+    why = _backend_mismatch(args.configs, chosen)
     if why:
         print(f"bon-lit sample: error: {why}", file=sys.stderr); return 2
     try:
-        backend = (SGLangBackend(args.sglang_url, concurrency=args.concurrency, timeout=args.timeout,
-                                 max_retries=args.max_retries, top_logprobs_num=args.top_logprobs_num,
-                                 chat_template=hf_chat_template(args.chat_template, add_generation_prompt=True) if args.chat_template else None)
-                   if args.sglang_url else _cpu_backend())
-    except ImportError as e:
+        if chosen == "openai":
+            backend = _openai_backend(args)
+        elif chosen == "sglang":
+            backend = SGLangBackend(args.sglang_url, concurrency=args.concurrency, timeout=args.timeout,
+                                    max_retries=args.max_retries, top_logprobs_num=args.top_logprobs_num,
+                                    n_mode=args.n_mode or "n", send_seed=args.n_mode == "repeat",
+                                    chat_template=hf_chat_template(args.chat_template, add_generation_prompt=True) if args.chat_template else None)
+        else:
+            backend = _cpu_backend()
+    except (ImportError, ValueError) as e:             # e.g. a missing extra, an unset --api-key-env variable
         print(f"bon-lit sample: error: {e}", file=sys.stderr); return 2
     try:
         df = sample_table(args.configs, args.prompts, args.out, backend, chunk_size=args.chunk_size, progress=not args.no_progress)
-    except (SamplingError, SGLangError, SchemaError, ValueError, OSError) as e:   # e.g. an unknown model name
-        print(f"error: {type(e).__name__ + ': ' if not isinstance(e, (SamplingError, SGLangError, SchemaError)) else ''}{e}",
+    except (SamplingError, HTTPBackendError, SchemaError, ValueError, OSError) as e:   # e.g. an unknown model name
+        print(f"error: {type(e).__name__ + ': ' if not isinstance(e, (SamplingError, HTTPBackendError, SchemaError)) else ''}{e}",
               file=sys.stderr)
         for n in getattr(e, "__notes__", []): print(n, file=sys.stderr)
         return 1
@@ -926,17 +1042,28 @@ def add_cli(subparsers):
         formatter_class=fmt,
         description="Sample every config of the config table on the prompts of its domain (bon_lit.sampling). "
                     "Finished chunks are kept on disk, so rerunning after an interruption resumes. Uses a running "
-                    "SGLang server with --sglang-url, otherwise the CPU backend (pip install 'bon_lit[cpu]').",
-        epilog="example:\n  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
+                    "OpenAI-compatible server with --base-url (vLLM, SGLang, llama-server: /v1/completions with "
+                    "logprobs), SGLang's native /generate with --sglang-url, otherwise the CPU backend "
+                    "(pip install 'bon_lit[cpu]').",
+        epilog="examples:\n  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
+               "--base-url http://127.0.0.1:8000/v1 --served-model Qwen/Qwen2.5-0.5B-Instruct\n"
+               "  bon-lit sample --configs configs.parquet --prompts prompts.jsonl --out samples.parquet "
                "--sglang-url http://127.0.0.1:30000")
     p.add_argument("--configs", required=True, help="config table (.parquet or .jsonl)")
     p.add_argument("--prompts", required=True, help="prompt table (.parquet or .jsonl)")
     p.add_argument("--out", required=True, help="sample table to write (.parquet or .jsonl); work goes to OUT.parts/")
     p.add_argument("--sglang-url", default=None, help="base url of an SGLang server (default: CPU backend)")
+    p.add_argument("--base-url", default=None, help="base url of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="environment variable holding the API key for --base-url (the key itself is never stored)")
+    p.add_argument("--served-model", default=None, help="model name to send to --base-url (default: the config's model column)")
+    p.add_argument("--n-mode", choices=["n", "repeat"], default=None,
+                   help="n: one request per prompt asking for N samples (default); repeat: N requests of one sample "
+                        "each, with per-sample seeds (servers without `n`, e.g. llama-server)")
     p.add_argument("--chunk-size", type=int, default=16, help="prompts per chunk, the unit of resumption (default 16)")
-    p.add_argument("--concurrency", type=int, default=8, help="SGLang requests in flight (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="SGLang per-request timeout in seconds (default 60)")
-    p.add_argument("--max-retries", type=int, default=5, help="SGLang retries per request (default 5)")
+    p.add_argument("--concurrency", type=int, default=8, help="server requests in flight (default 8)")
+    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default 60)")
+    p.add_argument("--max-retries", type=int, default=5, help="retries per request on 429/5xx/timeouts (default 5)")
     p.add_argument("--top-logprobs-num", type=int, default=5, help="top-k log-probs per token for the entropy (default 5)")
     p.add_argument("--chat-template", default=None, help="HF tokenizer path whose chat template wraps prompts (SGLang)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -13,8 +13,8 @@ import pandas as pd
 __all__ = ['NAMES', 'ITEMS', 'MATH_TEMPLATES', 'MATH_STEPS', 'LETTERS', 'REASONING_TEMPLATES', 'SPLITS', 'DOMAINS',
            'FEW_SHOT_EXAMPLES', 'FEW_SHOT_GOLDS', 'PROMPT_TEMPLATES', 'STOP_SEQUENCES', 'WORKED_DOMAINS', 'WORKED_MATH',
            'WORKED_REASONING', 'WORKED_SPLITS', 'WORKED_EXAMPLES', 'WORKED_TEMPLATES', 'split_of', 'make_math_prompts',
-           'make_reasoning_prompts', 'make_prompts', 'check_disjoint', 'render_prompt', 'worked_split_of',
-           'worked_solution', 'make_worked_prompts', 'load_gsm8k', 'load_prompts']
+           'make_reasoning_prompts', 'make_prompts', 'check_disjoint', 'is_literal_template', 'split_options',
+           'render_prompt', 'worked_split_of', 'worked_solution', 'make_worked_prompts', 'load_gsm8k', 'load_prompts']
 
 # %% ../nbs/08_tasks.ipynb #81e2fd63
 NAMES = [("Tom", "he"), ("Anna", "she"), ("Ben", "he"), ("Lucy", "she"), ("Sam", "he"), ("Mia", "she"),
@@ -278,10 +278,35 @@ PROMPT_TEMPLATES = {
 STOP_SEQUENCES = ["\nQuestion:", "\n\nQuestion"]
 "Stop strings for sampling (a base model continuing a few-shot prompt starts a new question)."
 
+_OPTION_LINE = re.compile(r"^\s*\(?[A-E][).:]\s*\S")
+
+def is_literal_template(template: str) -> bool:
+    "True when `template` is a literal format string (it has a `{question}` slot) rather than a template name."
+    return isinstance(template, str) and "{question}" in template
+
+def split_options(question: str) -> tuple[str, str]:
+    "(stem, option lines) of a multiple-choice question whose trailing lines are `A) ...` options; ('q', '') if none."
+    lines = str(question).split("\n")
+    k = len(lines)
+    while k > 0 and _OPTION_LINE.match(lines[k - 1]): k -= 1
+    if k == len(lines): return str(question), ""
+    return "\n".join(lines[:k]).rstrip(), "\n".join(lines[k:])
+
 def render_prompt(question: str, domain: str, template: str = "zero_shot") -> str:
-    "The prompt text for `question` under `PROMPT_TEMPLATES[template][domain]` (user message or plain prompt)."
+    """The prompt text for `question`: under `PROMPT_TEMPLATES[template][domain]` when `template` is a name, or under
+    `template` itself when it is a literal string with a `{question}` slot (and optionally `{options}`)."""
+    if is_literal_template(template):
+        if "{options}" not in template:
+            return template.replace("{question}", str(question))
+        stem, options = split_options(question)
+        if not options:
+            raise ValueError(f"prompt template has an {{options}} slot but the question has no 'A) ...' option lines: "
+                             f"{str(question)[:80]!r}")
+        # one pass, so a question that itself contains '{options}' is not substituted twice
+        return re.sub(r"\{(question|options)\}", lambda m: stem if m.group(1) == "question" else options, template)
     if template not in PROMPT_TEMPLATES:
-        raise ValueError(f"unknown prompt template {template!r}; expected one of {sorted(PROMPT_TEMPLATES)}")
+        raise ValueError(f"unknown prompt template {template!r}; expected one of {sorted(PROMPT_TEMPLATES)} "
+                         "or a literal template with a {question} slot")
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; expected one of {DOMAINS}")
     return PROMPT_TEMPLATES[template][domain].replace("{question}", str(question))
