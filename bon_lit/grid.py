@@ -11,8 +11,9 @@ import pandas as pd
 from .schema import read_table, write_table, provenance, validate_configs, validate_prompts
 
 # %% auto #0
-__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'grid_configs', 'grid_prompts', 'build_grid', 'read_pass',
-           'holdout_prompts', 'majority_scores', 'grid_orm', 'method_table', 'add_cli']
+__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_DIR', 'grid_configs', 'grid_prompts', 'build_grid',
+           'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm', 'score_pass', 'ship_grid', 'load_grid',
+           'method_table', 'add_cli']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -115,6 +116,11 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                     run = timings.setdefault("sample_s", {}).setdefault(name, {})
                     run[key] = round(run.get(key, 0.0) + time.time() - t0, 1)
                     save()
+    for stage, fn in (("orm", lambda: grid_orm(work, ckpt_root=ckpt_root, progress=progress)),
+                      ("ship", lambda: ship_grid(work, progress=progress))):
+        if stage in stages:
+            t0 = time.time(); fn()
+            timings[f"{stage}_s"] = round(time.time() - t0, 1); save()
     return timings
 
 
@@ -229,6 +235,89 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     return res
 
 
+# %% ../nbs/08c_grid.ipynb #90811e75
+def _chosen_orm(work: Path):
+    "The chosen ORM of `work/orm.json`, loaded and checked against its recorded weight hash; (orm, record)."
+    from bon_lit.orm import load_orm
+    from bon_lit.posttrain import weights_sha256
+    path = work / "orm.json"
+    if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
+    rec = json.loads(path.read_text()); cand = rec["candidates"][rec["chosen"]]
+    orm = load_orm(cand["folder"])
+    torch = __import__("torch")
+    sha = weights_sha256(torch.nn.ModuleDict({"model": orm.model, "head": orm.head}))
+    if sha != cand["weights_sha256"]:
+        raise RuntimeError(f"ORM in {cand['folder']} has weights {sha[:16]}, not the {cand['weights_sha256'][:16]} recorded in {path}")
+    return orm, rec
+
+def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> pd.DataFrame:
+    """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward).
+    Resumable: one file per config under `work/name/rewards/`, named by the ORM's weight hash."""
+    from bon_lit.orm import score_samples_orm
+    from bon_lit.sampling import _safe_name
+    from tqdm import tqdm
+    work = Path(work)
+    orm, rec = _chosen_orm(work)
+    sha = rec["candidates"][rec["chosen"]]["weights_sha256"][:12]
+    samples, _ = read_pass(work, name)
+    prompts = read_table(work / f"prompts_{name}.parquet")
+    rdir = work / name / "rewards"; rdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for cid, g in tqdm(samples.groupby("config_id", sort=False), desc=f"ORM scoring ({name})", disable=not progress):
+        path = rdir / f"{_safe_name(cid)}-{sha}.parquet"
+        if path.exists():
+            r = read_table(path)
+        else:
+            r = g[["config_id", "prompt_id", "sample_idx"]].assign(reward=score_samples_orm(orm, g, prompts, progress=False))
+            write_table(r, path, provenance(stage="orm_scoring", orm_weights_sha256=rec["candidates"][rec["chosen"]]["weights_sha256"]))
+        out.append(r)
+    return pd.concat(out, ignore_index=True)
+
+
+# %% ../nbs/08c_grid.ipynb #31921ac0
+GRID_DIR = Path(__file__).parent / "data" / "grid" if "__file__" in globals() else Path("../bon_lit/data/grid")
+
+def ship_grid(work="grid_build", out_dir=None, allow_partial: bool = False, progress: bool = True) -> Path:
+    """Grade and ORM-score the validation pass and write the grid suite's tables (`grid_samples`, `grid_configs`,
+    `grid_prompts`.parquet) into `out_dir` (default: the package's `data/grid`) atomically, with provenance.
+    Every grid configuration must be complete unless `allow_partial`."""
+    from bon_lit.grade import grade_samples
+    from bon_lit.schema import validate_samples, atomic_folder
+    work = Path(work); out_dir = Path(out_dir) if out_dir else GRID_DIR
+    samples, configs = read_pass(work, "val")
+    want = grid_configs()
+    missing = sorted(set(want.config_id) - set(configs.config_id))
+    if missing and not allow_partial:
+        raise FileNotFoundError(f"{len(missing)} of {len(want)} grid configurations are not sampled yet, e.g. {missing[:3]}; "
+                                "finish `bon-lit build-grid` or pass allow_partial=True")
+    prompts = read_table(work / "prompts_val.parquet")
+    g = grade_samples(samples, prompts, progress=progress)
+    r = score_pass(work, "val", progress=progress)
+    s = g.drop(columns=["reward"]).merge(r, on=["config_id", "prompt_id", "sample_idx"], how="left", validate="one_to_one")
+    s = validate_samples(s, prompts=prompts)
+    cfg = want[want.config_id.isin(set(configs.config_id))].reset_index(drop=True)
+    orm = json.loads((work / "orm.json").read_text())
+    prov = provenance(stage="grid_suite", grading=g.attrs.get("grading"),
+                      checkpoints=json.loads((work / "checkpoints.json").read_text()),
+                      orm={k: orm[k] for k in ("chosen", "holdout_checkpoints", "holdout_frac", "train_data_sha256",
+                                               "n_train", "train_checkpoints", "baselines")} |
+                          {"candidate": orm["candidates"][orm["chosen"]]},
+                      timings=json.loads((work / "timings.json").read_text()) if (work / "timings.json").exists() else {},
+                      missing_configs=missing)
+    with atomic_folder(out_dir) as tmp:
+        write_table(s, tmp / "grid_samples.parquet", prov)
+        write_table(cfg, tmp / "grid_configs.parquet", prov)
+        write_table(prompts, tmp / "grid_prompts.parquet", prov)
+    return out_dir
+
+def load_grid(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    "The shipped grid suite: (samples, configs, prompts), provenance in each table's `attrs`."
+    d = Path(data_dir) if data_dir else GRID_DIR
+    if not (d / "grid_samples.parquet").exists():
+        raise FileNotFoundError(f"{d / 'grid_samples.parquet'} not found: the grid suite is not shipped yet (bon-lit build-grid, then ship_grid)")
+    return tuple(read_table(d / f"grid_{k}.parquet") for k in ("samples", "configs", "prompts"))
+
+
 # %% ../nbs/08c_grid.ipynb #78cf82b0
 def method_table(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
     """Per (family, method, domain, temperature): pass@1, pass@N, gap, no-answer rate, mean answer entropy (nats), mean
@@ -261,9 +350,11 @@ def add_cli(subparsers):
                               description="Post-train every checkpoint and sample the rm and validation passes of the grid "
                                           "suite (nbs/08c_grid.ipynb). Interrupt at any time; rerun the same command to resume.",
                               epilog="examples:\n  bon-lit build-grid --work grid_build\n"
+                                     "  bon-lit build-grid --work grid_build --stages train,sample,orm,ship   # everything, from specs\n"
                                      "  bon-lit build-grid --work grid_build --stages sample --skip-missing --methods base")
     p.add_argument("--work", default="grid_build", help="working folder for resumable parts (default grid_build)")
-    p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample")
+    p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample,orm,ship "
+                   "(orm: train the suite's reward model on the rm pass; ship: grade, ORM-score, write bon_lit/data/grid)")
     p.add_argument("--families", default=None, help="comma-separated families (default all)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
     p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
