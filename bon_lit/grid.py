@@ -184,10 +184,12 @@ def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, held_ckpts) -> d
     return out
 
 def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3/sft_lora"), losses=("bce", "bt"),
-             spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True) -> dict:
+             spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True, train_checkpoints=None) -> dict:
     """Train the suite's ORM on the `rm` pass (minus held-out prompts and checkpoints), one candidate per loss, keep the
     best by held-out within-prompt AUROC, and compare with the cheap-feature verifier and majority vote on the same
-    held-out rows. Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
+    held-out rows. `train_checkpoints`: train only on these (default: every checkpoint not held out), so that a rerun
+    after more checkpoints were sampled keeps the same training data and only extends the evaluation.
+    Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
     Writes `work/orm.json` (specs, data hashes, weight hashes, AUROCs); returns it."""
     from dataclasses import replace as _replace, asdict
     from bon_lit.orm import ORMSpec, train_orm, score_samples_orm, save_orm, load_orm
@@ -203,7 +205,8 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     ckpt = g["config_id"].map(dict(zip(configs.config_id, configs.family + "/" + configs.method)))
     held_p = g["prompt_id"].isin(set(prompts.prompt_id[holdout_prompts(prompts, frac)]))
     held_c = ckpt.isin(set(holdout_checkpoints))
-    train, test = g[~held_p & ~held_c], g[held_p]
+    in_train = ~held_c if train_checkpoints is None else ckpt.isin(set(train_checkpoints)) & ~held_c
+    train, test = g[~held_p & in_train], g[held_p]
     _log(f"ORM data: {len(train)} training samples ({train.prompt_id.nunique()} prompts, {ckpt[train.index].nunique()} "
          f"checkpoints), {len(test)} held-out-prompt samples ({sorted(set(ckpt[held_c]))} held out)")
     root = Path(ckpt_root) if ckpt_root else checkpoint_root()
