@@ -1747,7 +1747,8 @@ def add_cli(subparsers):
     p.add_argument("--top-k", type=int, default=5); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=1,
                    help="joblib workers for bootstrap-Lasso (default 1: for tens of configurations the batched solver takes "
-                        "well under a second and starting workers costs more)")
+                        "about a CPU-second or less and starting workers costs more; the whole command runs the "
+                        "cross-validations and baselines too)")
     p.set_defaults(func=_cli_fit)
     s = subparsers.add_parser("screen", help="rank new configurations by predicted gain",
         formatter_class=argparse.RawDescriptionHelpFormatter,

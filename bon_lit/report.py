@@ -167,10 +167,10 @@ def _figure(w, h):
 def png_bytes(fig) -> bytes:
     """PNG of a matplotlib figure at `DPI`, quantised to a 256-colour palette (plots have few colours: the file is
     about 3x smaller and looks the same; Pillow ships with matplotlib). Cropped to the drawn content
-    (`bbox_inches="tight"`, which costs a second draw) unless the figure was laid out with fixed margins
-    (`fig._bon_lit_fixed_margins`, set by `fig_curves`): its canvas is already tight."""
+    (`bbox_inches="tight"`, which costs a second draw) unless the figure is already laid out to its canvas
+    (`fig._bon_lit_laid_out`: tight_layout or fixed margins; fig_frequencies, with long labels, is cropped)."""
     buf = io.BytesIO()
-    tight = None if getattr(fig, "_bon_lit_fixed_margins", False) else "tight"
+    tight = None if getattr(fig, "_bon_lit_laid_out", False) else "tight"
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches=tight, metadata={"Software": None})
     try:
         from PIL import Image
@@ -199,7 +199,7 @@ def fig_oof(cvs: dict):
         ax.tick_params(labelsize=7); ax.xaxis.label.set_size(8); ax.yaxis.label.set_size(8)
         if ax.get_legend() is not None:
             for t in ax.get_legend().get_texts(): t.set_fontsize(6)
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 
@@ -228,7 +228,7 @@ def fig_frequencies(bl, other=None, ss=None, max_features: int = 25):
     ax.set_xlim(0, 1.02)
     ax.set_xlabel(f"selection frequency per group ({bl.B} bootstrap resamples)")
     ax.legend(fontsize=6.5, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout()                   # long labels: png_bytes crops it (tight bbox)
     return fig
 
 
@@ -250,7 +250,7 @@ def fig_curves(curves: pd.DataFrame, gain: pd.Series, max_panels: int = 12, ncol
     axes = fig.subplots(nr, nc, squeeze=False, sharex=True, sharey=True)
     # fixed margins (in inches) instead of tight_layout: as good here and much faster for dozens of panels
     fig.subplots_adjust(left=0.5 / W, right=1 - 0.1 / W, bottom=0.45 / H, top=1 - 0.4 / H, hspace=0.55, wspace=0.08)
-    fig._bon_lit_fixed_margins = True                                   # png_bytes: no second (tight-bbox) draw
+    fig._bon_lit_laid_out = True                                        # png_bytes: no second (tight-bbox) draw
     from matplotlib.colors import to_hex
     colours = {"pass": "C0", "bon": "C1", "maj": "C2", "wmaj": "C3"}       # the same colour per metric in every panel
     present = curves.groupby("config_id")["metric"].unique()
@@ -288,7 +288,7 @@ def fig_curves_summary(curves: pd.DataFrame, configs: pd.DataFrame):
         ax.set_xscale("log", base=2); ax.grid(alpha=0.3); ax.set_xlabel("k", fontsize=8); ax.tick_params(labelsize=7)
         ax.set_title(f"{d}: mean of {n} configurations (band: quartiles)", fontsize=8)
     axes[0].set_ylabel("accuracy", fontsize=8); axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 
@@ -317,7 +317,7 @@ def fig_intervals(frame: pd.DataFrame, gains: pd.DataFrame | None = None, delta:
     ax.set_ylim(-0.7, m - 0.3)
     ax.set_xlabel("BoN gain = BoN@N − pass@1", fontsize=8); ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=6.5, loc="lower right", frameon=True)
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 # %% ../nbs/08b_report.ipynb #c24b9c7f
