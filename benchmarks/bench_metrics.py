@@ -1,39 +1,31 @@
-"""Benchmark bon_lit.metrics.scaling_curves on a 10-million-sample table.
+"""Benchmark bon_lit.metrics.scaling_curves on a 10-million-sample table against a competent vectorised baseline.
 
 Synthetic data (numpy, seeded): n_configs × n_prompts × N samples with
   correct ~ Bernoulli(p), p ~ Beta per config;  wrong answers spread over 8 classes with a per-prompt skew,
   3% of wrong samples abstain (no answer);  reward = d_config · correct + N(0, 1), rounded to 2 decimals (ties).
-Columns follow the sample-table contract: config_id/prompt_id/answer_key str, sample_idx int64,
-correct pandas boolean, reward float64.
 
-What is timed (the "vectorised" number): one call
-    scaling_curves(df, metrics=("pass", "bon", "maj"), ks={"pass": None, "bon": None, "maj": [N]}, n_boot=200)
-starting from the in-memory DataFrame: validation (uneven pools, duplicate sample_idx, NA labels, NaN rewards),
-factorising ids and answer keys, grouping, pass@k and BoN@k for every k = 1..N, maj@N, and 200 bootstrap
-replicates per config and metric. Data generation is not timed.
-
-Baselines, measured in the same run on a subset of prompts and extrapolated per sample:
-  loop     — the straightforward approach: groupby (config, prompt), and for each prompt and each k call the
-             per-prompt functions pass_at_k(N, c, k) and bon_at_k(rewards, correct, k); maj_at_k(answers, correct, N);
-             then per-config means (no bootstrap: favours the baseline).
-  loop_vk  — the same per-prompt loop but each per-prompt call vectorised over k (a stronger baseline).
-The subset's per-config curves from both loops are checked against scaling_curves on the same subset (max abs diff).
-
-Also measured: maj@k for every k (exact generating-function DP, per distinct pool signature) on a subset.
-
-Wall-clock and process CPU time (all threads) of the timed call are both reported: the machine may be shared.
-
-Memory: peak RSS of the process during the timed call (VmHWM after resetting it via /proc/self/clear_refs, which
-includes the input table itself), and the tracemalloc peak of a second, traced call (allocations made by the call).
-
-Prints one JSON line at the end.
+Same table, same process, wall and CPU seconds (median of --repeats), ratios baseline / bon_lit:
+  bon_lit    — scaling_curves(df, metrics=("pass", "bon", "maj"), ks={"pass": all, "bon": all, "maj": [N]}, n_boot=0):
+               validation, factorising, pass@k and BoN@k for every k = 1..N, maj@N, per-config means;
+  competent  — the same numbers written independently with numpy/pandas the way a competent user would: one sort,
+               reshape to (prompts, N), pass@k from a cumulative-product table, BoN@k from the sorted rewards with
+               ties averaged and the closed-form rank weights, maj@N with one groupby().agg over answer classes,
+               per-config means with groupby().mean(); exactness: max |difference| over all configs, metrics and k;
+  bon_lit with its default 200 bootstrap replicates (intervals; the baseline has none) — for the budget;
+  loop       — (labelled, second line) a per-prompt Python loop over groupby((config, prompt)) calling the per-prompt
+               functions, on a subset of prompts and scaled per sample.
+Also: maj@k for every k (exact, per distinct pool signature) on a subset. Peak RSS of the bon_lit call.
+Prints a table and one JSON line.
 """
 from __future__ import annotations
-import argparse, json, os, platform, resource, time, tracemalloc
+import argparse, json, os, platform, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import pandas as pd
 import bon_lit
 from bon_lit.metrics import scaling_curves, pass_at_k, bon_at_k, maj_at_k
+from _timing import timed, load, row, HEADER
 
 
 def make_table(n_configs, n_prompts, N, seed=0):
@@ -82,6 +74,37 @@ def loop_baseline(df, N, vectorised_k=False):
     return out
 
 
+def competent_curves(df, N):
+    "pass@k, BoN@k for every k and maj@N per config, vectorised numpy/pandas: {metric: DataFrame config x k}."
+    from scipy.special import comb
+    d = df.sort_values(["config_id", "prompt_id", "sample_idx"], kind="stable")
+    G = len(d) // N
+    y = d["correct"].to_numpy(dtype=bool).reshape(G, N)
+    r = d["reward"].to_numpy(dtype=float).reshape(G, N)
+    cfg = d["config_id"].to_numpy()[::N]
+    ks = np.arange(1, N + 1)
+    i = np.arange(N)
+    T = np.cumprod(np.clip(N - np.arange(N + 1)[:, None] - i[None, :], 0, None) / (N - i), axis=1)  # C(N-c,k)/C(N,k)
+    pass_k = 1.0 - T[y.sum(1)]
+    o = np.argsort(r, axis=1, kind="stable")
+    rs, ys = np.take_along_axis(r, o, 1), np.take_along_axis(y, o, 1).astype(float)
+    new = np.ones((G, N), bool); new[:, 1:] = rs[:, 1:] != rs[:, :-1]
+    gid = np.cumsum(new.ravel()) - 1                                   # tie groups of equal rewards
+    ybar = (np.bincount(gid, ys.ravel()) / np.bincount(gid))[gid].reshape(G, N)
+    W = comb(ks[None, :] - 1, ks[:, None] - 1) / comb(N, ks)[:, None]   # P(rank j is the max of a k-subset)
+    bon_k = ybar @ W.T
+    a = pd.DataFrame({"g": np.repeat(np.arange(G), N), "key": d["answer_key"].to_numpy(), "y": y.ravel()})
+    cl = a.dropna(subset=["key"]).groupby(["g", "key"], sort=False).agg(size=("y", "size"), ncor=("y", "sum")).reset_index()
+    cl = cl[cl["size"] == cl.groupby("g")["size"].transform("max")]
+    maj = np.zeros(G)
+    mj = (cl["ncor"] / cl["size"]).groupby(cl["g"]).mean()
+    maj[mj.index.to_numpy()] = mj.to_numpy()
+    by = pd.Index(cfg, name="config_id")
+    return {"pass": pd.DataFrame(pass_k, index=by, columns=ks).groupby(level=0).mean(),
+            "bon": pd.DataFrame(bon_k, index=by, columns=ks).groupby(level=0).mean(),
+            "maj": pd.Series(maj, index=by).groupby(level=0).mean()}
+
+
 def max_diff(base, cur, N):
     v = cur.set_index(["config_id", "metric", "k"])["value"].sort_index()
     d = 0.0
@@ -114,80 +137,55 @@ def main(argv=None):
     ap.add_argument("--prompts", type=int, default=1000)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--loop-prompts", type=int, default=200, help="prompts (across 2 configs) for the loop baselines")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--loop-prompts", type=int, default=200, help="prompts (across 2 configs) for the loop line (0: skip)")
     ap.add_argument("--maj-all-prompts", type=int, default=1000, help="prompts for the maj@k-for-all-k timing (0: skip)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     N = args.samples
-
-    t = time.perf_counter()
     df = make_table(args.configs, args.prompts, N, args.seed)
-    t_gen = time.perf_counter() - t
     n = len(df)
-    rss_data_mb = status_kb("VmRSS") / 1024
-
-    # ---- the timed call
+    load0 = load()
     ks = {"pass": None, "bon": None, "maj": [N]}
     hwm_reset = reset_peak_rss()
-    load_before = os.getloadavg()[0]
-    t, c = time.perf_counter(), time.process_time()
-    cur = scaling_curves(df, metrics=("pass", "bon", "maj"), ks=ks, n_boot=args.n_boot, seed=0)
-    t_vec, c_vec = time.perf_counter() - t, time.process_time() - c
+    w_b, c_b, *_, cur = timed(lambda: scaling_curves(df, metrics=("pass", "bon", "maj"), ks=ks, n_boot=0, seed=0), args.repeats)
     peak_rss_mb = (status_kb("VmHWM") if hwm_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
-
-    # ---- tracemalloc peak of the call's own allocations (second call, traced; not timed)
-    tracemalloc.start()
-    scaling_curves(df, metrics=("pass", "bon", "maj"), ks=ks, n_boot=args.n_boot, seed=0)
-    traced_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-
-    # ---- loop baselines on a subset of prompts (2 configs × loop_prompts/2 prompts)
-    cfgs = sorted(df["config_id"].unique())[:2]
-    prs = sorted(df["prompt_id"].unique())[: max(1, args.loop_prompts // 2)]
-    sub = df[df["config_id"].isin(cfgs) & df["prompt_id"].isin(prs)]
-    n_sub = len(sub)
-    t = time.perf_counter(); base = loop_baseline(sub, N, vectorised_k=False); t_loop = time.perf_counter() - t
-    t = time.perf_counter(); base_vk = loop_baseline(sub, N, vectorised_k=True); t_loop_vk = time.perf_counter() - t
-    t = time.perf_counter()
-    cur_sub = scaling_curves(sub, metrics=("pass", "bon", "maj"), ks=ks, n_boot=args.n_boot, seed=0)
-    t_vec_sub = time.perf_counter() - t
-    diff = max(max_diff(base, cur_sub, N), max_diff(base_vk, cur_sub, N))
-    loop_full = t_loop / n_sub * n
-    loop_vk_full = t_loop_vk / n_sub * n
-
-    # ---- maj@k for every k (exact) on a subset
-    maj_all = None
+    w_c, c_c, *_, comp = timed(lambda: competent_curves(df, N), args.repeats)
+    diff = max_diff(comp, cur, N)
+    w_bb, c_bb, *_ = timed(lambda: scaling_curves(df, metrics=("pass", "bon", "maj"), ks=ks, n_boot=args.n_boot, seed=0), 1)
+    print(f"scaling curves (pass@k and BoN@k for k = 1..{N}, maj@{N}) on {n:,} samples ({args.configs} configs x "
+          f"{args.prompts} prompts x N={N}); load avg {load0:.2f}, cpus {os.cpu_count()}; ratios = baseline / bon_lit\n{HEADER}")
+    print(row("bon_lit scaling_curves (n_boot=0)", w_b, c_b))
+    print(row("competent: vectorised numpy/pandas", w_c, c_c) + f"   -> {w_c / w_b:.2f}x / {c_c / c_b:.2f}x; max|d| {diff:.2g}")
+    print(row(f"bon_lit with {args.n_boot} bootstrap replicates (intervals)", w_bb, c_bb))
+    res = dict(benchmark="bon_lit.metrics.scaling_curves", version=bon_lit.__version__, n_samples_total=n,
+               n_configs=args.configs, n_prompts=args.prompts, N=N, load_avg_1min_start=load0,
+               bon_lit={"wall": w_b, "cpu": c_b}, competent={"wall": w_c, "cpu": c_c},
+               ratio_vs_competent={"wall": w_c / w_b, "cpu": c_c / c_b}, max_abs_diff_vs_competent=diff,
+               bon_lit_with_bootstrap={"wall": w_bb, "cpu": c_bb, "n_boot": args.n_boot}, peak_rss_mb=round(peak_rss_mb))
+    if args.loop_prompts:
+        cfgs = sorted(df["config_id"].unique())[:2]
+        prs = sorted(df["prompt_id"].unique())[: max(1, args.loop_prompts // 2)]
+        sub = df[df["config_id"].isin(cfgs) & df["prompt_id"].isin(prs)]
+        w_l, c_l, *_, base = timed(lambda: loop_baseline(sub, N, vectorised_k=True), 1)
+        w_s, c_s, *_, cur_sub = timed(lambda: scaling_curves(sub, metrics=("pass", "bon", "maj"), ks=ks, n_boot=0, seed=0), 1)
+        d_l = max_diff(base, cur_sub, N)
+        sc = n / len(sub)
+        print(row(f"  loop (labelled): per-prompt Python loop, scaled x{sc:.0f}", w_l * sc, c_l * sc)
+              + f"   -> {w_l * sc / w_b:.1f}x / {c_l * sc / c_b:.1f}x; max|d| {d_l:.2g}")
+        res["loop_scaled"] = {"wall": w_l * sc, "cpu": c_l * sc, "subset_samples": len(sub), "max_abs_diff": d_l}
     if args.maj_all_prompts:
+        from bon_lit.metrics import _maj_curve_exact
         cfg1 = sorted(df["config_id"].unique())[:max(1, args.maj_all_prompts // args.prompts)]
         sub2 = df[df["config_id"].isin(cfg1)]
-        prs2 = sorted(sub2["prompt_id"].unique())[: args.maj_all_prompts]
-        sub2 = sub2[sub2["prompt_id"].isin(prs2)]
-        n_pr2 = len(sub2) // N
-        from bon_lit.metrics import _maj_curve_exact
+        sub2 = sub2[sub2["prompt_id"].isin(sorted(sub2["prompt_id"].unique())[: args.maj_all_prompts])]
         _maj_curve_exact.cache_clear()
-        t = time.perf_counter(); scaling_curves(sub2, metrics=("maj",), n_boot=args.n_boot); t_maj = time.perf_counter() - t
-        maj_all = dict(prompts=n_pr2, seconds=round(t_maj, 3), ms_per_prompt=round(1e3 * t_maj / n_pr2, 3),
-                       extrapolated_full_seconds=round(t_maj / n_pr2 * (n // N), 1))
-
-    res = dict(
-        benchmark="bon_lit.metrics.scaling_curves", version=bon_lit.__version__,
-        n_samples_total=n, n_configs=args.configs, n_prompts=args.prompts, N=N, n_boot=args.n_boot,
-        timed="scaling_curves(pass+bon all k, maj@N, n_boot bootstrap) from in-memory DataFrame",
-        generate_seconds=round(t_gen, 2), vectorised_seconds=round(t_vec, 2), vectorised_cpu_seconds=round(c_vec, 2),
-        load_avg_1min_before=round(load_before, 2),
-        rows_per_second=round(n / t_vec),
-        loop_subset_samples=n_sub, loop_seconds_subset=round(t_loop, 3), loop_extrapolated_seconds=round(loop_full, 1),
-        loop_vk_seconds_subset=round(t_loop_vk, 3), loop_vk_extrapolated_seconds=round(loop_vk_full, 1),
-        vectorised_seconds_subset=round(t_vec_sub, 4),
-        speedup_vs_loop=round(loop_full / t_vec, 1), speedup_vs_loop_vk=round(loop_vk_full / t_vec, 1),
-        max_abs_diff_vs_loop=diff,
-        peak_rss_mb=round(peak_rss_mb), rss_after_data_mb=round(rss_data_mb), traced_peak_mb=round(traced_peak_mb),
-        peak_rss_method="VmHWM after clear_refs" if hwm_reset else "ru_maxrss (includes data generation)",
-        maj_all_k=maj_all, cores=os.cpu_count(), python=platform.python_version(), numpy=np.__version__,
-        pandas=pd.__version__,
-        goals=dict(speedup_ge_20=loop_full / t_vec >= 20, full_le_60s=t_vec <= 60, peak_le_4gb=peak_rss_mb <= 4096),
-    )
+        w_m, c_m, *_ = timed(lambda: scaling_curves(sub2, metrics=("maj",), n_boot=0), 1)
+        print(row(f"maj@k for every k, {len(sub2) // N} prompts (exact)", w_m, c_m))
+        res["maj_all_k"] = {"prompts": len(sub2) // N, "wall": w_m, "cpu": c_m}
     print(json.dumps(res))
+    if args.json: Path(args.json).write_text(json.dumps(res, indent=1))
     return res
 
 

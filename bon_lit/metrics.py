@@ -401,6 +401,36 @@ def _maj_full_pool(runs, G):
     acc = np.bincount(row, weights=top * ncor / size, minlength=G)
     return np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)
 
+def _pool_signatures(runs, G: int, N: int):
+    """The vote-relevant signature of every row of a (G, N) block, as numpy keys: row g's key is
+    `[m0, s_1 (N+1) + c_1, s_2 (N+1) + c_2, ..., -1, ...]` with m0 abstainers and its answer classes' (size s, correct
+    c) pairs in increasing order (padded with -1). Returns the distinct keys (U, width) and each row's index into them,
+    with a few integer sorts instead of a Python loop over prompts."""
+    row, code, size, ncor = runs
+    ab = code < 0
+    r, pc = row[~ab], (size[~ab] * (N + 1) + ncor[~ab]).astype(np.int64)
+    o = np.argsort(r * (N + 1) ** 2 + pc, kind="stable")   # by row, then (size, number correct)
+    r, pc = r[o], pc[o]
+    pos = np.arange(len(r)) - np.searchsorted(r, r)        # rank of the class within its row
+    K = np.zeros((G, 2 + (int(pos.max()) if len(pos) else -1)), np.int64)   # 0 = padding, values shifted by 1
+    K[row[ab], 0] = size[ab] + 1                            # at most one abstainer run per row
+    K[:, 0] = np.maximum(K[:, 0], 1)
+    K[r, 1 + pos] = pc + 1
+    base = (N + 1) ** 2 + 1
+    ids, n_ids, j = np.zeros(G, np.int64), 1, 0
+    while j < K.shape[1]:                                   # fold columns into one integer id while it fits in int64
+        while j < K.shape[1] and n_ids * base < 2 ** 62:
+            ids = ids * base + K[:, j]; n_ids *= base; j += 1
+        u, ids = np.unique(ids, return_inverse=True)
+        ids = ids.reshape(-1).astype(np.int64); n_ids = len(u)
+    first = np.empty(n_ids, np.int64); first[ids[::-1]] = np.arange(G)[::-1]
+    return K[first] - 1, ids
+
+def _key_signature(key, N: int) -> tuple:
+    "A `_pool_signatures` key back as `(m0, ((size, n_correct), ...))`, classes sorted (the cache key of `_maj_curve_exact`)."
+    v = [int(x) for x in key[1:] if x >= 0]
+    return int(key[0]), tuple((x // (N + 1), x % (N + 1)) for x in v)
+
 def _maj_block(codes, y, ks, method="auto", n_mc=20_000, seed=0, max_work=5e8):
     "maj@k for a (G, N) block: k = N vectorised, other k through cached pool signatures (exact or MC)."
     G, N = codes.shape
@@ -410,26 +440,18 @@ def _maj_block(codes, y, ks, method="auto", n_mc=20_000, seed=0, max_work=5e8):
     if full.any(): out[:, full] = _maj_full_pool(runs, G)[:, None]
     rest = np.flatnonzero(~full & (ks > 0)); out[:, ks == 0] = 0.0
     if not len(rest): return out
-    row, code, size, ncor = runs
-    starts = np.searchsorted(row, np.arange(G + 1))
-    code, size, ncor = code.tolist(), size.tolist(), ncor.tolist()
-    memo = {}
-    for g in range(G):
-        m0, cl = 0, []
-        for i in range(starts[g], starts[g + 1]):
-            if code[i] < 0: m0 = size[i]
-            else: cl.append((size[i], ncor[i]))
-        sig = (m0, tuple(sorted(cl)))
-        v = memo.get(sig)
-        if v is None:
-            if method == "exact" or (method == "auto" and _maj_work(*sig) <= max_work):
-                v = _maj_curve_exact(*sig)[ks[rest]]
-            else:                                  # rebuild an equivalent pool from the signature and vote on random subsets
-                cod = np.concatenate([np.full(m0, -1)] + [np.full(m, j) for j, (m, _) in enumerate(sig[1])]).astype(np.int64)
-                yy = np.concatenate([np.zeros(m0)] + [np.r_[np.ones(c), np.zeros(m - c)] for m, c in sig[1]])
-                v = np.array([float(_vote_at_k(cod, np.ones(N), yy, int(k), "mc", n_mc, seed, False)) for k in ks[rest]])
-            memo[sig] = v
-        out[g, rest] = v
+    keys, inv = _pool_signatures(runs, G, N)
+    vals = np.empty((len(keys), len(rest)))
+    for u, key in enumerate(keys):                 # one evaluation per distinct signature
+        sig = _key_signature(key, N)
+        m0 = sig[0]
+        if method == "exact" or (method == "auto" and _maj_work(*sig) <= max_work):
+            vals[u] = _maj_curve_exact(*sig)[ks[rest]]
+        else:                                      # rebuild an equivalent pool from the signature and vote on random subsets
+            cod = np.concatenate([np.full(m0, -1)] + [np.full(m, j) for j, (m, _) in enumerate(sig[1])]).astype(np.int64)
+            yy = np.concatenate([np.zeros(m0)] + [np.r_[np.ones(c), np.zeros(m - c)] for m, c in sig[1]])
+            vals[u] = [float(_vote_at_k(cod, np.ones(N), yy, int(k), "mc", n_mc, seed, False)) for k in ks[rest]]
+    out[:, rest] = vals[inv]
     return out
 
 def _wmaj_block(codes, r, y, ks, method="auto", n_mc=20_000, seed=0, max_subsets=100_000):

@@ -166,9 +166,12 @@ def _figure(w, h):
 
 def png_bytes(fig) -> bytes:
     """PNG of a matplotlib figure at `DPI`, quantised to a 256-colour palette (plots have few colours: the file is
-    about 3x smaller and looks the same; Pillow ships with matplotlib)."""
+    about 3x smaller and looks the same; Pillow ships with matplotlib). Cropped to the drawn content
+    (`bbox_inches="tight"`, which costs a second draw) unless the figure is already laid out to its canvas
+    (`fig._bon_lit_laid_out`: tight_layout or fixed margins; fig_frequencies, with long labels, is cropped)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    tight = None if getattr(fig, "_bon_lit_laid_out", False) else "tight"
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches=tight, metadata={"Software": None})
     try:
         from PIL import Image
         im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
@@ -196,7 +199,7 @@ def fig_oof(cvs: dict):
         ax.tick_params(labelsize=7); ax.xaxis.label.set_size(8); ax.yaxis.label.set_size(8)
         if ax.get_legend() is not None:
             for t in ax.get_legend().get_texts(): t.set_fontsize(6)
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 
@@ -225,7 +228,7 @@ def fig_frequencies(bl, other=None, ss=None, max_features: int = 25):
     ax.set_xlim(0, 1.02)
     ax.set_xlabel(f"selection frequency per group ({bl.B} bootstrap resamples)")
     ax.legend(fontsize=6.5, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout()                   # long labels: png_bytes crops it (tight bbox)
     return fig
 
 
@@ -233,9 +236,11 @@ SCHEME_LABELS = {"loo": "leave-one-config-out", "lofo": "leave-one-family-out", 
                  "lodo": "leave-one-domain-out"}
 
 
-def fig_curves(curves: pd.DataFrame, gain: pd.Series, max_panels: int = 36, ncols: int = 6):
+def fig_curves(curves: pd.DataFrame, gain: pd.Series, max_panels: int = 12, ncols: int = 6):
     """Small multiples of pass@k / maj@k / BoN@k, one panel per configuration sorted by decreasing gain
-    (at most `max_panels`, evenly spaced in gain rank when there are more)."""
+    (at most `max_panels`, evenly spaced in gain rank when there are more: the report shows 12, from the largest
+    gain down, unscored configurations last; every configuration's curve is in the summary's per-domain bands). Rendering
+    costs about 0.07 CPU-s per panel, which is why the report does not draw all of them."""
     ids = [c for c in gain.sort_values(ascending=False, kind="stable").index if c in set(curves.config_id)]
     ids += sorted(set(curves.config_id) - set(ids))                      # configs without a gain (unscored) last
     if len(ids) > max_panels: ids = [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, max_panels).round().astype(int))]
@@ -245,6 +250,7 @@ def fig_curves(curves: pd.DataFrame, gain: pd.Series, max_panels: int = 36, ncol
     axes = fig.subplots(nr, nc, squeeze=False, sharex=True, sharey=True)
     # fixed margins (in inches) instead of tight_layout: as good here and much faster for dozens of panels
     fig.subplots_adjust(left=0.5 / W, right=1 - 0.1 / W, bottom=0.45 / H, top=1 - 0.4 / H, hspace=0.55, wspace=0.08)
+    fig._bon_lit_laid_out = True                                        # png_bytes: no second (tight-bbox) draw
     from matplotlib.colors import to_hex
     colours = {"pass": "C0", "bon": "C1", "maj": "C2", "wmaj": "C3"}       # the same colour per metric in every panel
     present = curves.groupby("config_id")["metric"].unique()
@@ -282,7 +288,7 @@ def fig_curves_summary(curves: pd.DataFrame, configs: pd.DataFrame):
         ax.set_xscale("log", base=2); ax.grid(alpha=0.3); ax.set_xlabel("k", fontsize=8); ax.tick_params(labelsize=7)
         ax.set_title(f"{d}: mean of {n} configurations (band: quartiles)", fontsize=8)
     axes[0].set_ylabel("accuracy", fontsize=8); axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 
@@ -311,7 +317,7 @@ def fig_intervals(frame: pd.DataFrame, gains: pd.DataFrame | None = None, delta:
     ax.set_ylim(-0.7, m - 0.3)
     ax.set_xlabel("BoN gain = BoN@N − pass@1", fontsize=8); ax.tick_params(axis="x", labelsize=7)
     ax.legend(fontsize=6.5, loc="lower right", frameon=True)
-    fig.tight_layout()
+    fig.tight_layout(); fig._bon_lit_laid_out = True
     return fig
 
 # %% ../nbs/08b_report.ipynb #c24b9c7f
@@ -508,6 +514,13 @@ def _cv_summary(cv, domain_only=None) -> dict:
     return d
 
 # %% ../nbs/08b_report.ipynb #6b86a587
+def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
+    "A shallow copy of `df` (no data copied) with empty `attrs`: derived frames then have nothing to deep-copy."
+    out = df.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
 def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFrame, out="report_out", seed: int = 0,
                  B: int = 1000, n_perm: int = 1000, progress: bool = True, *, n_boot: int = 1000, delta: float = 0.1,
                  threshold: float = 0.9, ungradable: str = "wrong", top_k: int | None = None,
@@ -524,6 +537,9 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     if write: check_output(out, "dir", owned=REPORT_FILES.__contains__)   # before any compute
     provs = {k: dict(getattr(t, "attrs", {}).get("provenance", {}) or {}) for k, t in
              (("samples", samples), ("configs", configs), ("prompts", prompts))}
+    # the provenance lives on in `provs` (for the report); the working tables drop their `attrs`, which pandas would
+    # otherwise deep-copy into every frame derived from them (thousands of copies: seconds of the demo)
+    samples, configs, prompts = (_without_attrs(t) for t in (samples, configs, prompts))
     # 1. validate ------------------------------------------------------------------------------------------------
     pr.start("validate")
     hashes = {k: _table_hash(t) for k, t in (("samples", samples), ("configs", configs), ("prompts", prompts))}
@@ -1011,7 +1027,7 @@ def render_html(res: PipelineResult, configs: pd.DataFrame, provs: dict, title: 
              "samples, with 95% bootstrap-over-prompts bands. The gain is the distance between BoN@N and pass@1 (the "
              "curves' common start at k = 1); the gap between pass@k and BoN@k is what a better verifier could add.</p>"
              + _img(_uri(res, "curves_summary"), "mean scaling curves per domain")
-             + "<h3>Per configuration, sorted by measured gain</h3>"
+             + f"<h3>Per configuration, sorted by measured gain{' (12 evenly spaced in gain rank)' if res.summary['n_configs_total'] > 12 else ''}</h3>"
              + _img(_uri(res, "curves"), "scaling curves per configuration") + "</section>")
     # features
     meta = [c for c in ("family", "method", "domain", "n_prompts", "N") if c in res.features]
