@@ -44,7 +44,7 @@ __all__ = ['AGGREGATES', 'TERMS', 'STUDY_FEATURES', 'hoeffding_eps', 'bernstein_
            'PredictionIntervals', 'prediction_intervals', 'suite_truth', 'suite_tables', 'RankingCertificate',
            'ranking_guarantee', 'synthetic_suite', 'prompts_needed', 'width_by_n', 'simulate_coverage',
            'coverage_study', 'summarize_study', 'JackknifePlus', 'jackknife_plus', 'jackknife_plus_oof',
-           'simulate_jackknife', 'jackknife_study', 'summarize_jackknife']
+           'simulate_jackknife', 'jackknife_study', 'summarize_jackknife', 'BootstrapIntervals', 'two_stage_bootstrap']
 
 # %% ../nbs/05_concentration.ipynb #c94d5869
 def hoeffding_eps(n, delta, a=0.0, b=1.0):
@@ -1090,3 +1090,138 @@ def summarize_jackknife(df: pd.DataFrame) -> pd.DataFrame:
     if "n_wrong_overlap" in df:
         out["wrong_among_certified_overlap"] = g.n_wrong_overlap.sum() / g.n_certified_overlap.sum().replace(0, np.nan)
     return out
+
+# %% ../nbs/05_concentration.ipynb #03af58a7
+def _boot_tables(prompt_stats: pd.DataFrame, ids, cols, aggs, target: str):
+    """Per prompt set (configs with the same prompt ids): config ids, per-prompt values (C, n, k+1: the feature
+    statistics `cols`, then `target`) aligned on sorted prompt ids; raises for a missing config or column."""
+    miss = [c for c in ("config_id", "prompt_id", *cols, target) if c not in prompt_stats.columns]
+    if miss: raise ValueError(f"prompt_stats lacks column(s) {miss}")
+    ps = prompt_stats.assign(config_id=prompt_stats.config_id.astype(str), prompt_id=prompt_stats.prompt_id.astype(str))
+    ps = ps[ps.config_id.isin(set(ids))].sort_values(["config_id", "prompt_id"])
+    absent = [c for c in ids if c not in set(ps.config_id)]
+    if absent: raise ValueError(f"no per-prompt rows for configuration(s) {absent[:5]}")
+    sets = {}
+    for cid, g in ps.groupby("config_id", sort=False):
+        sets.setdefault(tuple(g.prompt_id), []).append(cid)
+    out = []
+    for pids, cids in sets.items():
+        if len(pids) < 2: raise ValueError(f"configuration(s) {cids[:3]} have fewer than 2 prompts: nothing to resample")
+        V = ps[ps.config_id.isin(cids)].set_index("config_id").loc[cids, [*cols, target]].to_numpy(float)
+        out.append((cids, V.reshape(len(cids), len(pids), len(cols) + 1)))
+    return out
+
+
+def _boot_aggregate(W: np.ndarray, S: np.ndarray, aggs) -> np.ndarray:
+    """Config-level values (B, C, k+1) of per-prompt values S (C, n, k+1) under prompt multiplicities W (B, n):
+    weighted means, and for aggregate "var"/"std" the ddof=1 variance/std of the resampled prompts (NaN ignored)."""
+    ok = ~np.isnan(S); S0 = np.where(ok, S, 0.0)
+    cnt = np.einsum("bn,cnk->bck", W, ok.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.einsum("bn,cnk->bck", W, S0) / cnt
+        m2 = np.einsum("bn,cnk->bck", W, S0 * S0) / cnt
+        v = np.maximum(m2 - m * m, 0.0) * cnt / (cnt - 1)
+    out = m.copy()
+    for j, a in enumerate(aggs):
+        if a == "var": out[..., j] = v[..., j]
+        elif a == "std": out[..., j] = np.sqrt(v[..., j])
+    return out
+
+# %% ../nbs/05_concentration.ipynb #07259931
+@dataclass(frozen=True, eq=False)
+class BootstrapIntervals:
+    "Bootstrap prediction intervals over configurations, optionally also over paired prompts (see `two_stage_bootstrap`)."
+    frame: pd.DataFrame          # per new configuration: pred (full fit), lo, hi, half_width
+    alpha: float                 # miscoverage: [lo, hi] = alpha/2 and 1 - alpha/2 quantiles of the predictive draws
+    stages: str                  # "configs+prompts" (two-stage) or "configs" (configurations only)
+    draws: np.ndarray            # (n_boot, m) predictive draws pred_b(x_new^b) + out-of-bag error e_b
+    ridge_alpha: float           # ridge penalty (chosen once by the nested pipeline on all training configurations)
+
+    @property
+    def guarantee(self) -> str:
+        return (f"none in finite samples: approximate coverage {1 - self.alpha:.3g} of the new configuration's population "
+                "gain, assuming exchangeable configurations and i.i.d. prompts shared by every configuration (checked by simulation)")
+
+    def covers(self, truth) -> pd.Series:
+        t = pd.Series(truth).reindex(self.frame.index)
+        return ((self.frame.lo <= t) & (t <= self.frame.hi)).rename("covered")
+
+    def tidy(self) -> pd.DataFrame: return self.frame.reset_index()
+
+    def glance(self) -> pd.DataFrame:
+        return pd.DataFrame([{"stages": self.stages, "alpha": self.alpha, "n_boot": len(self.draws), "n_new": len(self.frame),
+                              "mean_half_width": float(self.frame.half_width.mean()), "ridge_alpha": self.ridge_alpha,
+                              "guarantee": self.guarantee}])
+
+    def __repr__(self):
+        with pd.option_context("display.width", 160, "display.max_columns", 10):
+            body = self.frame.head(12).to_string(float_format=lambda v: f"{v:.4f}")
+        return (f"BootstrapIntervals({self.stages}, alpha={self.alpha}, {len(self.draws)} replicates, mean half-width "
+                f"{self.frame.half_width.mean():.4f})\n{body}" + ("\n..." if len(self.frame) > 12 else ""))
+
+# %% ../nbs/05_concentration.ipynb #fc43aa34
+def two_stage_bootstrap(prompt_stats: pd.DataFrame, train, new, alpha: float = 0.1, *, prompts: bool = True,
+                        features: Sequence[str] = STUDY_FEATURES, target: str = "gain", registry=None, n_boot: int = 500,
+                        alphas=None, inner_cv: int = 5, random_state: int = 0, seed: int = 0,
+                        target_range=(-1.0, 1.0)) -> BootstrapIntervals:
+    """Bootstrap prediction intervals (level 1 - `alpha`) for the gains of the `new` configurations from a ridge fitted
+    on the `train` configurations, both named by config_id in the per-prompt table `prompt_stats` (one row per config
+    and prompt: each feature's per-prompt statistic `registry[f].stat` and the per-prompt `target`, as `suite_tables` builds).
+
+    Replicate b: (1) draw the training configurations with replacement; (2) if `prompts`, draw the prompts with
+    replacement ONCE per prompt set and apply the same draw to every configuration on that set (paired), recomputing
+    every configuration's features (mean, or ddof=1 std/var, of the resampled per-prompt statistics) and its gain;
+    (3) refit standardisation + ridge (penalty chosen once by `GainPredictor`'s nested CV on all training configurations;
+    the fitting step of `jackknife_plus`) and predict every new configuration at its resampled features; (4) add the
+    resampled error y_j^b - pred_b(x_j^b) of a random out-of-bag training configuration j. [lo, hi] are the alpha/2 and
+    1 - alpha/2 quantiles of these draws, clipped to `target_range`. `prompts=False` is the configurations-only
+    bootstrap (same configuration draws, the measured per-config values held fixed)."""
+    from bon_lit.features import FEATURES
+    from bon_lit.predict import DEFAULT_ALPHAS, GainPredictor, _ridge_predict_many, canonical_order
+    if not 0 < alpha < 1: raise ValueError("alpha must be in (0, 1)")
+    if n_boot < 10: raise ValueError("n_boot must be >= 10")
+    registry = FEATURES if registry is None else registry
+    feats, train, new = list(features), [str(c) for c in train], [str(c) for c in new]
+    if len(train) < 3: raise ValueError("need at least 3 training configurations")
+    unknown = [f for f in feats if f not in registry]
+    if unknown: raise ValueError(f"feature(s) {unknown} are not in the registry")
+    aggs = [registry[f].aggregate for f in feats]
+    bad = [f for f, a in zip(feats, aggs) if a not in ("mean", "std", "var")]
+    if bad: raise ValueError(f"feature(s) {bad} are not a mean/std/var of a per-prompt statistic: they cannot be resampled by prompt")
+    ids = list(dict.fromkeys(train + new))
+    tabs = _boot_tables(prompt_stats, ids, [registry[f].stat for f in feats], aggs, target)
+    aggs_t = aggs + ["mean"]
+    rng_c, rng_p = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])   # config and prompt draws: separate streams
+    pos = {c: i for i, c in enumerate(ids)}
+    k = len(feats)
+    V = np.empty((n_boot, len(ids), k + 1)); V0 = np.empty((len(ids), k + 1))
+    for cids, S in tabs:
+        n = S.shape[1]
+        W = (np.stack([np.bincount(rng_p.integers(0, n, n), minlength=n) for _ in range(n_boot)]).astype(float)
+             if prompts else np.ones((n_boot, n)))
+        rows = [pos[c] for c in cids]
+        V[:, rows] = _boot_aggregate(W, S, aggs_t)
+        V0[rows] = _boot_aggregate(np.ones((1, n)), S, aggs_t)[0]
+    if np.isnan(V0).any(): raise ValueError("a feature or the target is NaN for some configuration")
+    X0 = pd.DataFrame(V0[:, :k], index=pd.Index(ids, name="config_id"), columns=feats); y0 = pd.Series(V0[:, k], index=X0.index, name=target)
+    tr = np.array([pos[c] for c in train]); tr = tr[canonical_order(V0[tr, :k], V0[tr, k])]     # fold order by content
+    nw = np.array([pos[c] for c in new])
+    full = GainPredictor(features=feats, alphas=DEFAULT_ALPHAS if alphas is None else alphas, inner_cv=inner_cv,
+                         random_state=random_state).fit(X0.iloc[tr], y0.iloc[tr])
+    lam = np.array([full.alpha_])
+    m_tr, draws = len(tr), np.empty((n_boot, len(nw)))
+    for b in range(n_boot):
+        I = rng_c.integers(0, m_tr, m_tr)
+        oob = np.setdiff1d(np.arange(m_tr), I)
+        while len(oob) == 0:
+            I = rng_c.integers(0, m_tr, m_tr); oob = np.setdiff1d(np.arange(m_tr), I)
+        j = oob[rng_c.integers(0, len(oob), len(nw))]
+        Vb = V[b]
+        pred = _ridge_predict_many(Vb[tr[I], :k], Vb[tr[I], k:], np.vstack([Vb[nw, :k], Vb[tr[j], :k]]), lam)[0, :, 0]
+        draws[b] = pred[:len(nw)] + (Vb[tr[j], k] - pred[len(nw):])
+    lo = np.maximum(np.quantile(draws, alpha / 2, axis=0), target_range[0])
+    hi = np.minimum(np.quantile(draws, 1 - alpha / 2, axis=0), target_range[1])
+    frame = pd.DataFrame({"pred": full.predict(X0.iloc[nw]).to_numpy(), "lo": lo, "hi": hi, "half_width": (hi - lo) / 2},
+                         index=pd.Index(new, name="config_id"))
+    return BootstrapIntervals(frame=frame, alpha=alpha, stages="configs+prompts" if prompts else "configs", draws=draws,
+                              ridge_alpha=float(full.alpha_))

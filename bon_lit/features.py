@@ -13,8 +13,9 @@ from scipy import special
 from .schema import SchemaError, read_table, write_table, provenance
 
 # %% auto #0
-__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'FEATURES', 'GAINS', 'Feature', 'prompt_features', 'config_features',
-           'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features', 'add_cli']
+__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
+           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features',
+           'add_cli']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -72,7 +73,8 @@ class _Pool:
     Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
     the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
 
-    def __init__(self, samples: pd.DataFrame, ungradable: str = "error", label_assisted: bool = True):
+    def __init__(self, samples: pd.DataFrame, ungradable: str = "error", label_assisted: bool = True,
+                 length_ddof: int | None = None):
         if not isinstance(samples, pd.DataFrame):
             raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
         miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
@@ -80,7 +82,10 @@ class _Pool:
         if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
         if ungradable not in ("error", "wrong"):
             raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
+        if length_ddof not in (None, 0, 1):
+            raise ValueError(f"length_ddof must be None (per-feature defaults, LENGTH_DDOF), 0 or 1, got {length_ddof!r}")
         self.df, self.ungradable, self.label_assisted, self._cache = samples, ungradable, label_assisted, {}
+        self.length_ddof = length_ddof
         c, cfg_u = pd.factorize(samples["config_id"], sort=False)
         p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
         if (c < 0).any() or (p < 0).any():
@@ -337,7 +342,9 @@ def _fam_lengths(pool):
     N = pool.size.astype(np.float64)
     mean = pool.gsum(L) / N
     d = L - pool.grepeat(mean)
-    var = pool.gsum(d * d) / N
+    dd = _length_ddof(pool, "length_var_within")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(N > dd, pool.gsum(d * d) / np.maximum(N - dd, 1), np.nan)
     return {"length_mean": mean, "length_var": var}
 
 def _fam_trunc(pool):
@@ -372,13 +379,21 @@ _STAT_FAMILY = {"agreement": "answers", "answer_entropy": "answers", "distinct_r
                 "self_certainty": "self_certainty"}
 
 # %% ../nbs/03_features.ipynb #3ac1a441
+LENGTH_DDOF = {"length_var_within": 0, "length_var_between": 1, "length_var_total": 0}   # default ddof of each length variance
+
+def _length_ddof(pool, name):
+    "The ddof of length-variance feature `name`: the pool's `length_ddof` when set, else its default in LENGTH_DDOF."
+    return LENGTH_DDOF[name] if pool.length_ddof is None else pool.length_ddof
+
 def _length_var_total(pool):
     L = pool.float_col("n_tokens", "length features")
     n_c = pool.n_prompts * pool.N_cfg
     cs = pool.starts[pool.cfg_starts]
     m = np.add.reduceat(L, cs) / n_c
     d = L - np.repeat(m, n_c)
-    return np.add.reduceat(d * d, cs) / n_c
+    dd = _length_ddof(pool, "length_var_total")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_c > dd, np.add.reduceat(d * d, cs) / np.maximum(n_c - dd, 1), np.nan)
 
 def _length_gap(pool):
     return pool.cmean(pool.stat("length_gap"))
@@ -495,12 +510,13 @@ def _check_answers(pool, fs):
                           "and nothing is graded: extract answers first (`bon-lit grade`), or request features that do not use answers")
 
 # %% ../nbs/03_features.ipynb #135ba32d
-def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable: str = "error") -> pd.DataFrame:
+def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable: str = "error",
+                    length_ddof: int | None = None) -> pd.DataFrame:
     """Per-prompt statistics, one row per (config_id, prompt_id), sorted: `n_samples` (N), `n_correct` (when
     label-assisted features are requested) and the per-prompt statistic behind every requested feature
-    (see `FEATURES[name].stat`)."""
+    (see `FEATURES[name].stat`). `length_ddof`: as in `config_features` (changes the per-prompt `length_var`)."""
     fs = _select(features, kinds, samples.columns)
-    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs))
+    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     _check_answers(pool, fs)
     names = list(dict.fromkeys(f.stat for f in fs))
     if any(f.kind == "label-assisted" for f in fs): names = ["n_correct"] + names
@@ -516,8 +532,9 @@ def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable
 # %% ../nbs/03_features.ipynb #92f1d65d
 def _feature_values(pool, f):
     if f.aggregate == "mean": return pool.cmean(pool.stat(f.stat))
-    if f.aggregate == "var": return pool.cvar(pool.stat(f.stat))
-    if f.aggregate == "std": return np.sqrt(pool.cvar(pool.stat(f.stat)))
+    ddof = _length_ddof(pool, f.name) if f.name in LENGTH_DDOF else 1
+    if f.aggregate == "var": return pool.cvar(pool.stat(f.stat), ddof=ddof)
+    if f.aggregate == "std": return np.sqrt(pool.cvar(pool.stat(f.stat), ddof=ddof))
     return f.pooled(pool)
 
 def _config_index(pool):
@@ -539,11 +556,14 @@ def _join_configs(df, configs):
     return cf.join(df)
 
 def config_features(samples: pd.DataFrame, configs: pd.DataFrame | None = None, kinds=None, features=None,
-                    ungradable: str = "error") -> pd.DataFrame:
+                    ungradable: str = "error", length_ddof: int | None = None) -> pd.DataFrame:
     """One row per config_id (sorted index): `n_prompts`, `N` and one column per feature of `FEATURES` (or of the
-    requested `kinds` / `features`); config metadata columns first when `configs` is given."""
+    requested `kinds` / `features`); config metadata columns first when `configs` is given.
+    `length_ddof`: None (default) keeps each length variance's own convention (`LENGTH_DDOF`: within-prompt and total
+    divide by the count, ddof=0; between-prompt by n-1, ddof=1); 0 or 1 applies that ddof to all three
+    (`length_var_within`, `length_var_between`, `length_var_total`). The other spreads keep ddof=1."""
     fs = _select(features, kinds, samples.columns)
-    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs))
+    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     return _config_features(pool, fs, configs)
 
 def _config_features(pool, fs, configs=None):
@@ -701,14 +721,17 @@ def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "
 
 # %% ../nbs/03_features.ipynb #deb34fa2
 def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error") -> pd.DataFrame:
+                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
+                   length_ddof: int | None = None) -> pd.DataFrame:
     """Features and gains in one table, one row per config (what `bon-lit features` writes).
 
     `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
-    error for partly scored configs), "yes" (every config must be scored) or "no" (features only)."""
+    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
+    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`)."""
     if gains not in ("auto", "yes", "no"): raise ValueError(f"gains must be 'auto', 'yes' or 'no', got {gains!r}")
     fs = _select(None, kinds, samples.columns)
-    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs) or gains != "no")
+    pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs) or gains != "no",
+                 length_ddof=length_ddof)
     out = _config_features(pool, fs, configs)
     if gains == "no": return out
     V, scored = _gain_values(pool, n, allow_unscored=gains == "auto")   # unscored configs: NaN BoN columns

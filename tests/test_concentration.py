@@ -180,3 +180,41 @@ def test_jackknife_plus_coverage_on_exchangeable_data():
         hits.append(bool(jk.covers(y.iloc[12:]).iloc[0]))
     cov = np.mean(hits)
     assert cov >= 0.6 - 3 * np.sqrt(0.24 / 120), cov
+
+
+# ---------------------------------------------------------------- two-stage bootstrap
+def _bs_widths(n_prompts, seed=0, n_boot=150):
+    from bon_lit.concentration import suite_tables, two_stage_bootstrap
+    from bon_lit.simulate import simulate_suite
+    s = simulate_suite(n_configs=40, n_prompts=n_prompts, n_samples=8, seed=seed, with_text=False)
+    ps, X, _ = suite_tables(s.samples); ids = list(X.index)
+    a = two_stage_bootstrap(ps, ids[::2], ids[1::2], n_boot=n_boot, seed=seed)
+    b = two_stage_bootstrap(ps, ids[::2], ids[1::2], n_boot=n_boot, seed=seed, prompts=False)
+    pd.testing.assert_series_equal(a.frame.pred, b.frame.pred)
+    return a.frame.half_width.mean(), b.frame.half_width.mean()
+
+
+def test_two_stage_bootstrap_wider_only_with_prompt_noise():
+    "Large prompt noise (20 prompts): clearly wider than configs-only; ~0 prompt noise (1000 prompts): about equal."
+    two, one = _bs_widths(20, seed=0)          # measured: ratio 1.23
+    assert two > 1.1 * one, (two, one)
+    two, one = _bs_widths(1000, seed=0)        # measured: ratio 1.01 (seeds 2, 3: 1.00, 1.01; seed 1: 1.10, see the notebook)
+    assert abs(two / one - 1) < 0.05, (two, one)
+
+
+def test_two_stage_bootstrap_identical_without_prompt_variation():
+    "Per-prompt values constant within each config (exactly no prompt noise): the two variants coincide."
+    from bon_lit.concentration import two_stage_bootstrap
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(12):
+        x1, x2 = rng.uniform(0, 1, 2)
+        g = 0.3 * x1 - 0.2 * x2 + rng.normal(0, 0.02)
+        for p in range(15): rows.append((f"c{c}", f"p{p}", x1, x2, g))
+    ps = pd.DataFrame(rows, columns=["config_id", "prompt_id", "pass@1", "coverage_gap", "gain"])
+    kw = dict(train=[f"c{c}" for c in range(8)], new=[f"c{c}" for c in range(8, 12)], features=["pass@1", "coverage_gap"], n_boot=60)
+    a, b = two_stage_bootstrap(ps, **kw), two_stage_bootstrap(ps, prompts=False, **kw)
+    npt.assert_allclose(a.draws, b.draws, atol=1e-10)
+    npt.assert_allclose(a.frame[["lo", "hi"]], b.frame[["lo", "hi"]], atol=1e-10)
+    with pytest.raises(ValueError, match="not a mean/std/var"):
+        two_stage_bootstrap(ps.assign(length_mean=1.0), features=["length_var_total"], **{k: v for k, v in kw.items() if k != "features"})

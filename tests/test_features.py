@@ -221,3 +221,22 @@ def test_no_answer_rate_is_the_share_of_missing_answers():
     naive = df.assign(miss=df["answer"].isna()).groupby(["config_id", "prompt_id"]).miss.mean().groupby(level=0).mean()
     np.testing.assert_allclose(cf["no_answer_rate"].to_numpy(), naive.reindex(cf.index).to_numpy(), atol=1e-12)
     assert (cf["no_answer_rate"] > 0).any() and FEATURES["no_answer_rate"].range(8, 100) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_length_ddof_matches_numpy_var(seed, ddof):
+    "length_ddof=0/1: every length variance equals numpy's var with that ddof; None keeps the LENGTH_DDOF defaults."
+    from bon_lit.features import LENGTH_DDOF
+    df = random_table(seed, Ns=(2, 3, 5))
+    cf = config_features(df, features=list(LENGTH_DDOF), length_ddof=ddof)
+    pf = prompt_features(df, features=["length_var_within"], length_ddof=ddof).set_index(["config_id", "prompt_id"])
+    for cid, g in df.groupby("config_id"):
+        vp = g.groupby("prompt_id").n_tokens.apply(lambda s: np.var(s.to_numpy(float), ddof=ddof))
+        np.testing.assert_allclose(pf.loc[cid, "length_var"].reindex(vp.index), vp, rtol=1e-12)
+        fct.test_close(cf.loc[cid, "length_var_within"], vp.mean(), eps=1e-9)
+        fct.test_close(cf.loc[cid, "length_var_between"], np.var(g.groupby("prompt_id").n_tokens.mean().to_numpy(float), ddof=ddof), eps=1e-9)
+        fct.test_close(cf.loc[cid, "length_var_total"], np.var(g.n_tokens.to_numpy(float), ddof=ddof), eps=1e-9)
+    default = config_features(df, features=list(LENGTH_DDOF))
+    for name, dd in LENGTH_DDOF.items():
+        np.testing.assert_allclose(default[name], config_features(df, features=[name], length_ddof=dd)[name], rtol=1e-12)
