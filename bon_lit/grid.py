@@ -13,7 +13,7 @@ from .schema import read_table, write_table, provenance, validate_configs, valid
 # %% auto #0
 __all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_DIR', 'grid_configs', 'grid_prompts', 'build_grid',
            'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm', 'score_pass', 'ship_grid', 'load_grid',
-           'method_table', 'add_cli']
+           'method_table', 'grid_status', 'pq_rows', 'add_cli']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -344,6 +344,41 @@ def method_table(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     return t.reset_index()
 
 
+# %% ../nbs/08c_grid.ipynb #a3363fa9
+def grid_status(work="grid_build", families=None, methods=None, n_val: int | None = None) -> pd.DataFrame:
+    """Progress of a grid build from its folder alone: per (checkpoint, pass) samples done / planned, wall seconds of the
+    finished parts, samples per wall second, and the ETA (hours) of the rest (family mean rate when none is measured)."""
+    from bon_lit.posttrain import FAMILIES, METHODS
+    from bon_lit.sampling import parts_timing, _safe_name
+    work = Path(work); o = GRID_DEFAULTS
+    n_val = n_val or o["n_val"]
+    rows = []
+    for fam in (families or FAMILIES):
+        for meth in (methods or METHODS):
+            cf = grid_configs([fam], [meth], o["n_samples"], o["max_new_tokens"], o["seed"], o["precision"])
+            for name, cfgs, n_prompts, n in (("rm", cf[cf.temperature == cf.temperature.max()], o["n_rm"], o["n_rm_samples"]),
+                                             ("val", cf, n_val, o["n_samples"])):
+                done = wall = timed = 0
+                for cid in cfgs.config_id:
+                    for cdir in (work / name / "parts").glob(f"{_safe_name(cid)}*"):
+                        t = parts_timing(cdir)
+                        wall += t["wall_s"]; timed += t["n_samples_timed"]
+                        done += sum(pq_rows(f) for f in cdir.glob("*.parquet"))
+                rows.append(dict(family=fam, method=meth, sampling_pass=name, done=done, planned=len(cfgs) * n_prompts * n,
+                                 wall_s=round(wall, 1), timed=timed, rate=timed / wall if wall > 0 else np.nan))
+    st = pd.DataFrame(rows)
+    fam = st.groupby("family")[["timed", "wall_s"]].sum()
+    fam_rate = (fam.timed / fam.wall_s.where(fam.wall_s > 0)).to_dict()     # pooled over the family's measured passes
+    rate = st.rate.fillna(st.family.map(fam_rate))
+    st["eta_h"] = ((st.planned - st.done).clip(lower=0) / rate / 3600).round(2)
+    return st.drop(columns="timed")
+
+def pq_rows(path) -> int:
+    "Row count of a parquet file from its footer."
+    import pyarrow.parquet as pq
+    return pq.read_metadata(path).num_rows
+
+
 # %% ../nbs/08c_grid.ipynb #1b60d141
 def add_cli(subparsers):
     "`bon-lit build-grid`: build (or resume) the grid suite."
@@ -362,10 +397,16 @@ def add_cli(subparsers):
     p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
     p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
     p.add_argument("--skip-missing", action="store_true", help="sample stage: skip checkpoints that are not built yet")
+    p.add_argument("--status", action="store_true", help="print the build's progress and ETA (reads the folder only) and exit")
     p.add_argument("--passes", default="rm,val", help="sample stage: comma-separated subset of rm,val (default both)")
     p.add_argument("--n-val", type=int, default=GRID_DEFAULTS["n_val"], help="validation prompts per domain (default 256)")
     def run(args):
         split = lambda s: s.split(",") if s else None
+        if args.status:
+            st = grid_status(args.work, split(args.families), split(args.methods), args.n_val)
+            print(st.to_string(index=False))
+            print(f"samples: {int(st.done.sum()):,} of {int(st.planned.sum()):,}; ETA at the measured rates: {st.eta_h.sum():.1f} h")
+            return 0
         build_grid(args.work, split(args.families), split(args.methods), tuple(args.stages.split(",")), args.ckpt_root,
                    skip_missing=args.skip_missing, passes=tuple(args.passes.split(",")), n_val=args.n_val)
         return 0
