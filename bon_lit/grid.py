@@ -172,13 +172,14 @@ def _rows_hash(df: pd.DataFrame) -> str:
     key = df[cols].astype(str).sort_values(cols[:3]).to_csv(index=False)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, held_ckpts) -> dict:
-    "Within-prompt AUROC of `score` per domain, on seen and on held-out checkpoints (a prompt = a (config, prompt) pair)."
+def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, trained_ckpts) -> dict:
+    """Within-prompt AUROC of `score` per domain, on the checkpoints the verifier was trained on and on the others
+    (a prompt = a (config, prompt) pair; every row here is a held-out prompt)."""
     from bon_lit.orm import within_prompt_auroc
     out = {}
-    d = df.assign(prompt_id=df["config_id"] + "|" + df["prompt_id"], _held=ckpt.loc[df.index].isin(held_ckpts))
+    d = df.assign(prompt_id=df["config_id"] + "|" + df["prompt_id"], _held=~ckpt.loc[df.index].isin(set(trained_ckpts)))
     for dom in GRID_DOMAINS:
-        for part, rows in (("seen_checkpoints", ~d._held), ("heldout_checkpoints", d._held), ("all", d._held | ~d._held)):
+        for part, rows in (("trained_checkpoints", ~d._held), ("unseen_checkpoints", d._held), ("all", d._held | ~d._held)):
             sub = d[(d.domain == dom) & rows]
             if len(sub): out[f"{dom}/{part}"] = within_prompt_auroc(sub, score)
     return out
@@ -207,6 +208,7 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     held_c = ckpt.isin(set(holdout_checkpoints))
     in_train = ~held_c if train_checkpoints is None else ckpt.isin(set(train_checkpoints)) & ~held_c
     train, test = g[~held_p & in_train], g[held_p]
+    trained = sorted(set(ckpt[train.index]))
     _log(f"ORM data: {len(train)} training samples ({train.prompt_id.nunique()} prompts, {ckpt[train.index].nunique()} "
          f"checkpoints), {len(test)} held-out-prompt samples ({sorted(set(ckpt[held_c]))} held out)")
     root = Path(ckpt_root) if ckpt_root else checkpoint_root()
@@ -222,7 +224,7 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
         scores[loss] = score_samples_orm(orm, test, prompts, progress=progress)
         t = test.assign(reward=scores[loss])
         cands[loss] = {"spec": asdict(s), "fingerprint": s.fingerprint(), "weights_sha256": sha, "folder": str(folder),
-                       "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, holdout_checkpoints)}
+                       "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, trained)}
         _log(f"ORM {loss}: " + ", ".join(f"{k} {v['within_prompt']:.3f}" for k, v in cands[loss]["auroc"].items()))
     best = max(cands, key=lambda l: np.mean([cands[l]["auroc"][f"{d}/all"]["within_prompt"] for d in GRID_DOMAINS]))
     v = train_verifier(train, prompts, embed_model=None)
@@ -230,9 +232,9 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     maj = test.assign(reward=majority_scores(test))
     res = {"chosen": best, "candidates": cands, "holdout_checkpoints": list(holdout_checkpoints), "holdout_frac": frac,
            "train_data_sha256": data_hash, "n_train": int(len(train)), "n_test": int(len(test)),
-           "train_checkpoints": sorted(set(ckpt[train.index])), "grading": g.attrs.get("grading"),
-           "baselines": {"cheap_verifier": _auroc_table(cheap, "reward", ckpt, holdout_checkpoints),
-                         "majority_vote": _auroc_table(maj, "reward", ckpt, holdout_checkpoints)},
+           "train_checkpoints": trained, "test_checkpoints": sorted(set(ckpt[test.index])), "grading": g.attrs.get("grading"),
+           "baselines": {"cheap_verifier": _auroc_table(cheap, "reward", ckpt, trained),
+                         "majority_vote": _auroc_table(maj, "reward", ckpt, trained)},
            "provenance": provenance(stage="grid_orm")}
     atomic_write(work / "orm.json", lambda f: f.write(json.dumps(res, indent=1, sort_keys=True, default=str).encode()))
     return res
