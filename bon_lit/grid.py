@@ -185,15 +185,20 @@ def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, trained_ckpts) -
     return out
 
 def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3/sft_lora"), losses=("bce", "bt"),
-             spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True, train_checkpoints=None) -> dict:
+             spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True, train_checkpoints=None,
+             synthetic_prompts: int = 0, synthetic_negatives: int = 1) -> dict:
     """Train the suite's ORM on the `rm` pass (minus held-out prompts and checkpoints), one candidate per loss, keep the
     best by held-out within-prompt AUROC, and compare with the cheap-feature verifier and majority vote on the same
     held-out rows. `train_checkpoints`: train only on these (default: every checkpoint not held out), so that a rerun
     after more checkpoints were sampled keeps the same training data and only extends the evaluation.
+    `synthetic_prompts`: per domain, the first that many `rm`-split questions (the sampled ones included) give a gold
+    solution and `synthetic_negatives` corruptions of it (`bon_lit.orm.synthetic_samples`) as extra training rows;
+    held-out prompts are excluded from them too.
     Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
     Writes `work/orm.json` (specs, data hashes, weight hashes, AUROCs); returns it."""
     from dataclasses import replace as _replace, asdict
-    from bon_lit.orm import ORMSpec, train_orm, score_samples_orm, save_orm, load_orm
+    from bon_lit.orm import ORMSpec, train_orm, score_samples_orm, save_orm, load_orm, synthetic_samples
+    from bon_lit.tasks import make_worked_prompts
     from bon_lit.grade import grade_samples
     from bon_lit.reward import train_verifier
     from bon_lit.cpu import checkpoint_root
@@ -211,6 +216,19 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     trained = sorted(set(ckpt[train.index]))
     _log(f"ORM data: {len(train)} training samples ({train.prompt_id.nunique()} prompts, {ckpt[train.index].nunique()} "
          f"checkpoints), {len(test)} held-out-prompt samples ({sorted(set(ckpt[held_c]))} held out)")
+    train_prompts = prompts
+    if synthetic_prompts:
+        ext = pd.concat([make_worked_prompts(d, max(synthetic_prompts, int((prompts.domain == d).sum())),
+                                             seed=int(GRID_DEFAULTS["seed"]), split="rm") for d in GRID_DOMAINS], ignore_index=True)
+        known = prompts.set_index("prompt_id")["question"]
+        clash = ext[ext.prompt_id.isin(known.index) & (ext.prompt_id.map(known) != ext.question)]
+        if len(clash): raise RuntimeError(f"rm prompt ids are not prefix-stable: {clash.prompt_id.iloc[0]!r} names another question")
+        ext = ext[~holdout_prompts(ext, frac) & (ext.groupby("domain").cumcount() < synthetic_prompts)]
+        syn = synthetic_samples(ext, synthetic_negatives, seed=spec.seed).merge(ext[["prompt_id", "domain"]], on="prompt_id")
+        train = pd.concat([train, syn], ignore_index=True)
+        train_prompts = pd.concat([prompts, ext[~ext.prompt_id.isin(prompts.prompt_id)]], ignore_index=True)
+        _log(f"ORM synthetic rows: {len(syn)} ({int(syn.correct.sum())} gold, {int((~syn.correct).sum())} corrupted) "
+             f"from {ext.prompt_id.nunique()} rm-split prompts")
     root = Path(ckpt_root) if ckpt_root else checkpoint_root()
     data_hash = _rows_hash(train)
     cands, scores = {}, {}
@@ -220,18 +238,21 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
         if (folder / "orm.json").exists():
             orm = load_orm(folder); sha = json.loads((folder / "orm.json").read_text())["weights_sha256"]
         else:
-            orm = train_orm(train, prompts, s, progress=progress); sha = save_orm(orm, folder)
+            orm = train_orm(train, train_prompts, s, progress=progress); sha = save_orm(orm, folder)
         scores[loss] = score_samples_orm(orm, test, prompts, progress=progress)
         t = test.assign(reward=scores[loss])
         cands[loss] = {"spec": asdict(s), "fingerprint": s.fingerprint(), "weights_sha256": sha, "folder": str(folder),
                        "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, trained)}
         _log(f"ORM {loss}: " + ", ".join(f"{k} {v['within_prompt']:.3f}" for k, v in cands[loss]["auroc"].items()))
     best = max(cands, key=lambda l: np.mean([cands[l]["auroc"][f"{d}/all"]["within_prompt"] for d in GRID_DOMAINS]))
-    v = train_verifier(train, prompts, embed_model=None)
+    real = train[train.config_id != "synthetic"]           # the cheap verifier needs sampling statistics
+    v = train_verifier(real, prompts, embed_model=None)
     cheap = test.assign(reward=v.decision(v.features(test, prompts)))
     maj = test.assign(reward=majority_scores(test))
     res = {"chosen": best, "candidates": cands, "holdout_checkpoints": list(holdout_checkpoints), "holdout_frac": frac,
            "train_data_sha256": data_hash, "n_train": int(len(train)), "n_test": int(len(test)),
+           "synthetic": {"prompts_per_domain": int(synthetic_prompts), "negatives": int(synthetic_negatives),
+                         "rows": int((train.config_id == "synthetic").sum())},
            "train_checkpoints": trained, "test_checkpoints": sorted(set(ckpt[test.index])), "grading": g.attrs.get("grading"),
            "baselines": {"cheap_verifier": _auroc_table(cheap, "reward", ckpt, trained),
                          "majority_vote": _auroc_table(maj, "reward", ckpt, trained)},

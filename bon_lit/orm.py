@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_orm.ipynb #62d4dcfc
 from __future__ import annotations
-import os, json, time, math, hashlib, contextlib
+import os, re, json, time, math, hashlib, contextlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -13,7 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['ORM_FORMAT', 'ORMSpec', 'ORM', 'new_orm', 'orm_prefix', 'score_full', 'score_cached', 'within_prompt_auroc',
-           'train_orm', 'score_samples_orm', 'save_orm', 'load_orm']
+           'train_orm', 'corrupt_solution', 'synthetic_samples', 'score_samples_orm', 'save_orm', 'load_orm']
 
 # %% ../nbs/07a_orm.ipynb #d117e076
 ORM_FORMAT = "Question: {question}\nSolution:\n"
@@ -34,8 +34,14 @@ class ORMSpec:
     seed: int = 0
     threads: int = 1
     version: int = 1
+    train_layers: int = 0           # train only the top k transformer blocks (0: all of them); see below
+    pairs_within_config: bool = False  # bt: pair samples of the same (config, prompt) only, never across checkpoints
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        # fields added after the first ORMs were built count only when set, so those fingerprints stay valid
+        d = {k: v for k, v in asdict(self).items() if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+_LATER_FIELDS = {"train_layers": 0, "pairs_within_config": False}
 
 
 # %% ../nbs/07a_orm.ipynb #cb38fbd3
@@ -63,6 +69,12 @@ def new_orm(spec: ORMSpec) -> ORM:
     torch.nn.init.zeros_(head.weight); torch.nn.init.zeros_(head.bias)
     if spec.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if spec.train_layers:
+        if not spec.freeze_embeddings: raise ValueError("train_layers needs freeze_embeddings=True (the embedding sits below every block)")
+        blocks = model.model.layers
+        if not 0 < spec.train_layers <= len(blocks):
+            raise ValueError(f"train_layers={spec.train_layers}: the backbone has {len(blocks)} blocks")
+        for b in blocks[: len(blocks) - spec.train_layers]: b.requires_grad_(False)
     return ORM(spec, tok, model, head)
 
 def orm_prefix(question: str) -> str: return ORM_FORMAT.format(question=question)
@@ -137,10 +149,12 @@ def within_prompt_auroc(df: pd.DataFrame, score: str = "reward") -> dict:
 
 
 # %% ../nbs/07a_orm.ipynb #8a036cd7
-def _bt_pairs(df: pd.DataFrame, rng, max_pairs_per_prompt: int = 8) -> list:
-    "Within-prompt (correct index, incorrect index) pairs, at most `max_pairs_per_prompt` per prompt, seeded."
+def _bt_pairs(df: pd.DataFrame, rng, max_pairs_per_prompt: int = 8, within_config: bool = False) -> list:
+    """Within-prompt (correct index, incorrect index) pairs, at most `max_pairs_per_prompt` per prompt, seeded;
+    `within_config`: within each (config_id, prompt_id) instead, so that no pair contrasts two checkpoints."""
     out = []
-    for _, g in df.groupby("prompt_id", sort=True):
+    key = ["config_id", "prompt_id"] if within_config else "prompt_id"
+    for _, g in df.groupby(key, sort=True):
         c = g.index[g["correct"].astype(bool)].to_numpy(); w = g.index[~g["correct"].astype(bool)].to_numpy()
         if len(c) and len(w):
             allp = [(i, j) for i in c for j in w]
@@ -165,7 +179,7 @@ def train_orm(samples: pd.DataFrame, prompts: pd.DataFrame, spec: ORMSpec = ORMS
     if spec.loss == "bce":
         units = list(range(len(d)))
     elif spec.loss == "bt":
-        units = _bt_pairs(d, rng)
+        units = _bt_pairs(d, rng, within_config=spec.pairs_within_config)
     else:
         raise ValueError(f"unknown ORM loss {spec.loss!r}; expected 'bce' or 'bt'")
     n_epochs = math.ceil(spec.epochs)
@@ -199,6 +213,94 @@ def train_orm(samples: pd.DataFrame, prompts: pd.DataFrame, spec: ORMSpec = ORMS
                 "positive_rate": round(float(y.mean()), 4)}
     return orm
 
+
+# %% ../nbs/07a_orm.ipynb #95bbf18d
+_ARITH = re.compile(r"^(\d+) ([-+x/]) (\d+) = (-?\d+)$")
+_ADDS = re.compile(r"^Each step adds (\d+)\.$")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+def _apply(a: int, op: str, b: int):
+    if op == "+": return a + b
+    if op == "-": return a - b
+    if op == "x": return a * b
+    return a // b if b and a % b == 0 else None
+
+def _near_miss(rng, c: int) -> int:
+    "A plausible wrong value for `c`: off by 1–3, by ten, or by 2–9 (never negative, never `c`)."
+    for _ in range(20):
+        kind = int(rng.integers(3))
+        sign = 1 if rng.integers(2) else -1
+        v = c + sign * (int(rng.integers(1, 4)) if kind == 0 else 10 if kind == 1 else int(rng.integers(2, 10)))
+        if v >= 0 and v != c: return v
+    return c + 1
+
+def corrupt_solution(question: str, solution: str, rng, tries: int = 8) -> str | None:
+    """A wrong worked solution in the gold's own format, made the way the models err: one step's result is off and the
+    error is carried through the later steps (arithmetic lines; or a sequence's step size), or the conclusion names
+    another candidate of the same kind from the question (name, word, number, weekday, yes/no). A draw that would go
+    negative or divide unevenly is redrawn, up to `tries` times; None if nothing fits."""
+    for _ in range(tries):
+        out = _corrupt_once(question, solution, rng)
+        if out is not None: return out
+    return None
+
+def _corrupt_once(question: str, solution: str, rng) -> str | None:
+    lines = str(solution).split("\n")
+    body, gold = lines[:-1], lines[-1].removeprefix("Answer: ")
+    arith = [i for i, l in enumerate(body) if _ARITH.match(l)]
+    if arith:
+        out, sub = list(body), {}
+        adds = [i for i, l in enumerate(body) if _ADDS.match(l)]
+        if adds and rng.integers(2):                        # a sequence's step size, used consistently
+            i0 = adds[0]; d = int(_ADDS.match(body[i0]).group(1)); d2 = _near_miss(rng, d)
+            out[i0] = f"Each step adds {d2}."; sub[d] = d2
+        else:                                               # one step's result
+            i0 = arith[int(rng.integers(len(arith)))]
+            a, op, b, c = _ARITH.match(body[i0]).groups(); c2 = _near_miss(rng, int(c))
+            out[i0] = f"{a} {op} {b} = {c2}"; sub[int(c)] = c2
+        for i in arith:                                     # later steps compute correctly on the wrong value
+            if i <= i0: continue
+            a, op, b, c = (int(x) if x.lstrip("-").isdigit() else x for x in _ARITH.match(out[i]).groups())
+            if a in sub: a = sub[a]
+            elif b in sub: b = sub[b]
+            else: continue
+            c2 = _apply(a, op, b)
+            if c2 is None or c2 < 0: return None
+            out[i] = f"{a} {op} {b} = {c2}"; sub[c] = c2
+        new = _ARITH.match(out[arith[-1]]).group(4)
+        if not gold.lstrip("-").isdigit() or new == gold: return None
+        return "\n".join(out + [f"Answer: {new}"])
+    if gold in ("yes", "no"): cands = ["no" if gold == "yes" else "yes"]
+    elif gold in _WEEKDAYS: cands = [d for d in _WEEKDAYS if d != gold]
+    else:
+        toks = re.findall(r"[A-Za-z]+|\d+", str(question))
+        if gold.isdigit(): cands = [t for t in toks if t.isdigit()]
+        elif gold[:1].isupper(): cands = [t for t in toks if t[:1].isupper() and t not in ("Who", "Which", "What")]
+        else: cands = [t for t in toks if t.islower() and body and t in body[0]]
+        cands = sorted(set(cands) - {gold})
+    if not cands: return None
+    new = cands[int(rng.integers(len(cands)))]
+    out = [re.sub(rf"= {re.escape(gold)}$", f"= {new}", l) for l in body]   # a stated result changes with the answer
+    return "\n".join(out + [f"Answer: {new}"])
+
+# %% ../nbs/07a_orm.ipynb #a6888a9f
+def synthetic_samples(prompts: pd.DataFrame, negatives: int = 1, seed: int = 0) -> pd.DataFrame:
+    """Labelled samples made from worked-solution prompts (`prompt_id, question, solution`): the gold solution
+    (`correct=True`) and `negatives` corruptions of it (`correct=False`, duplicates dropped), as a sample table
+    with `config_id` 'synthetic' (one "config", so Bradley–Terry pairs gold against corruption even within configs).
+    Deterministic given `seed`."""
+    for col in ("prompt_id", "question", "solution"):
+        if col not in prompts.columns: raise ValueError(f"synthetic_samples: the prompt table has no {col!r} column")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1507]))
+    rows = []
+    for pid, q, sol in zip(prompts["prompt_id"], prompts["question"], prompts["solution"]):
+        rows.append(("synthetic", pid, 0, sol, True))
+        seen = {sol}
+        for _ in range(negatives):
+            b = corrupt_solution(q, sol, rng)
+            if b is None or b in seen: continue
+            seen.add(b); rows.append(("synthetic", pid, len(seen) - 1, b, False))
+    return pd.DataFrame(rows, columns=["config_id", "prompt_id", "sample_idx", "text", "correct"])
 
 # %% ../nbs/07a_orm.ipynb #12cdf860
 def score_samples_orm(orm: ORM, samples: pd.DataFrame, prompts: pd.DataFrame, batch_size: int = 64,

@@ -79,7 +79,8 @@ def _recipes() -> dict:
         rs = [Recipe(fam, "base", template="worked_few_shot"),
               Recipe(fam, "sft", kind="sft", n_train=n, lr=1e-4, **fz),
               Recipe(fam, "sft_lora", kind="lora", n_train=n, lr=1e-3),
-              Recipe(fam, "rft", parent="sft", kind="rft", n_train=160 if big else 256, lr=5e-5, **fz),
+              # Gemma RFT at 5e-5 diverged (loss 0.145 -> 0.372, math pass@1 below its parent's): 1e-5 there
+              Recipe(fam, "rft", parent="sft", kind="rft", n_train=160 if big else 256, lr=1e-5 if big else 5e-5, **fz),
               Recipe(fam, "dpo", parent="sft", kind="dpo", n_train=160 if big else 256, lr=1e-5, epochs=2.0, **fz),
               Recipe(fam, "sft_long", parent="sft", kind="sft", n_train=n, lr=1e-4, epochs=2.0, data_seed=0, seed=1, **fz)]
         out.update({r.key: r for r in rs})
