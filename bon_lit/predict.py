@@ -31,8 +31,8 @@ __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', '
            'numeric_features', 'is_constant', 'check_features', 'check_target', 'ridge_svd', 'canonical_order',
            'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability', 'split_half_reliability',
            'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability', 'bootstrap_lasso', 'StabilitySelection',
-           'stability_selection', 'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable',
-           'baseline_table', 'ScreenResult', 'screen', 'read_features_table', 'add_cli']
+           'stability_selection', 'BestSubset', 'best_subset', 'planted_correlated', 'selection_recovery', 'CoreRidge',
+           'BaselineTable', 'baseline_table', 'ScreenResult', 'screen', 'read_features_table', 'add_cli']
 
 # %% ../nbs/04_predict.ipynb #8d8c01e7
 @dataclass(frozen=True, eq=False)
@@ -1364,6 +1364,47 @@ def stability_selection(X, y, B: int = 50, threshold: float = 0.75, n_lambdas: i
                               path=path, q=qhat, ev_bound=qhat ** 2 / ((2 * threshold - 1) * pu), B=B, n_configs=n,
                               group_probabilities=gprob, groups=grp, duplicates=dup)
 
+# %% ../nbs/04_predict.ipynb #fa97d58e
+@dataclass(frozen=True)
+class BestSubset:
+    "Best subset of each size and the extended-BIC choice among them."
+    selected: tuple              # features of the chosen subset
+    path: pd.DataFrame           # one row per size k: features, rss, ebic
+    gamma: float
+    n: int
+    def tidy(self) -> pd.DataFrame: return self.path
+    def glance(self) -> pd.DataFrame:
+        return pd.DataFrame([{"k": len(self.selected), "gamma": self.gamma, "n": self.n, "p_searched": int(self.path.p.iloc[0])}])
+    def __repr__(self): return f"BestSubset(k={len(self.selected)}, selected={list(self.selected)}, EBIC gamma={self.gamma})"
+
+def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestSubset:
+    """Exhaustive best-subset regression on standardised `X` (with intercept) for every size 0..`k_max`, the size chosen
+    by the extended BIC `n log(RSS/n) + k log n + 2 gamma log C(p, k)` (Chen & Chen 2008)."""
+    from itertools import combinations
+    from math import comb, log
+    F = check_features(X, where="best_subset")
+    A = F.to_numpy(float); yv = np.asarray(y, float)
+    n, p = A.shape
+    if len(yv) != n: raise ValueError(f"best_subset: X has {n} rows, y has {len(yv)}")
+    sd = A.std(0)
+    if (sd == 0).any(): raise ValueError(f"best_subset: constant feature(s) {list(F.columns[sd == 0])}")
+    Z = (A - A.mean(0)) / sd; yc = yv - yv.mean()
+    G, c, yy = Z.T @ Z, Z.T @ yc, float(yc @ yc)
+    rows = [{"k": 0, "features": (), "rss": yy}]
+    for k in range(1, min(k_max, p, n - 2) + 1):
+        S = np.array(list(combinations(range(p), k)))                  # (m, k)
+        Gs = G[S[:, :, None], S[:, None, :]] + 1e-12 * np.eye(k)     # (m, k, k); the jitter only guards exact ties
+        cs = c[S]
+        b = np.linalg.solve(Gs, cs[..., None])[..., 0]
+        rss = yy - np.einsum("mk,mk->m", b, cs)
+        j = int(np.argmin(rss))
+        rows.append({"k": k, "features": tuple(F.columns[S[j]]), "rss": float(max(rss[j], 1e-300))})
+    path = pd.DataFrame(rows)
+    path["ebic"] = [n * log(r / n) + k * log(n) + 2 * gamma * log(comb(p, k)) for k, r in zip(path.k, path.rss)]
+    path["p"] = p
+    best = path.loc[path.ebic.idxmin()]
+    return BestSubset(selected=tuple(best.features), path=path, gamma=float(gamma), n=int(n))
+
 # %% ../nbs/04_predict.ipynb #4a51a25d
 def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: float = 0.9, seed: int = 0,
                        weights: Sequence[float] | None = None, shrink: float = 0.1) -> Planted:
@@ -1397,7 +1438,8 @@ def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: 
                    signal=pd.Series(signal, index=ids, name="signal"))
 
 
-SELECTION_RULES = ("bootstrap-Lasso, plug-in", "bootstrap-Lasso, 1-SE", "CPSS, Lasso path, E[V] <= 1", "CPSS, 1-SE penalty")
+SELECTION_RULES = ("bootstrap-Lasso, plug-in", "bootstrap-Lasso, 1-SE", "CPSS, Lasso path, E[V] <= 1", "CPSS, 1-SE penalty",
+                   "best subset, EBIC")
 
 
 def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs: int = 50, threshold: float = 0.9,
@@ -1406,7 +1448,7 @@ def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs
     planted relevant features (plus the numbers of true and false groups selected). Rules: bootstrap-Lasso strict core
     (group frequency >= `threshold`) at the plug-in or the LassoCV 1-SE penalty; complementary-pairs stability selection
     (CPSS) over the Lasso path with q set for E[V] <= 1 at threshold 0.75; CPSS with the Lasso at the 1-SE penalty
-    (chosen on all configurations) at `threshold`."""
+    (chosen on all configurations) at `threshold`; exhaustive best subset (k <= 5) chosen by the extended BIC, gamma = 1."""
     truth = {groups.group_of(f) for f in pl.relevant}
     X = pl.X[list(groups.kept)]
     lam_1se = None
@@ -1424,6 +1466,9 @@ def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs
             if lam_1se is None: lam_1se = lasso_alpha(X, pl.y, rule="1se", seed=seed)[0]
             ss = stability_selection(X, pl.y, B=B_pairs, threshold=threshold, lambdas=[lam_1se], seed=seed, groups=groups)
             sel, extra = set(ss.selected_groups), {"q": ss.q, "ev_bound": ss.ev_bound}
+        elif name == "best subset, EBIC":
+            bs = best_subset(X, pl.y, k_max=5, gamma=1.0)
+            sel, extra = {groups.group_of(f) for f in bs.selected}, {}
         else: raise ValueError(f"unknown rule {name!r}")
         rows.append({"rule": name, "n_true": len(sel & truth), "n_false": len(sel - truth), "exact": sel == truth,
                      "all_true": truth <= sel, **extra})
