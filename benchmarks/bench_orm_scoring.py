@@ -5,7 +5,9 @@ A suite prompt is judged for every configuration of its domain (24 configs x N =
 suite), so the cached path computes the prefix once per prompt. Rounds alternate (plain, cached, plain, cached, ...)
 so load changes on a shared machine hit both; the ratio of tokens/s (prefix + completion tokens of every sample, i.e.
 the work the plain path does) is reported per round and as the median, per wall-clock second and per CPU-second.
-Exactness: max |score difference| between the two paths.
+Exactness: max |score difference| between the two paths. A third arm, the cached path under bf16 autocast
+(`precision="bf16"`), is timed in the same rounds; its max |difference| from fp32 and the Spearman correlation of the
+two within each prompt (the ranking is what best-of-N uses) are reported.
 
     python benchmarks/bench_orm_scoring.py                        # 4 prompts x 96 completions, 1 thread
     python benchmarks/bench_orm_scoring.py --prompts 2 --per-prompt 384 --threads 2 --json out.json
@@ -43,24 +45,36 @@ def main():
     res = []
     for r in range(a.rounds):
         out = {}
-        for name in ("plain", "cached"):
+        for name in ("plain", "cached", "cached_bf16"):
             t0, c0 = time.perf_counter(), time.process_time()
             with torch.inference_mode():
                 s = (score_full(orm, pairs, 32).numpy() if name == "plain" else
-                     score_samples_orm(orm, tab, pr, batch_size=64, progress=False))
+                     score_samples_orm(orm, tab, pr, batch_size=64, progress=False,
+                                       precision="bf16" if name == "cached_bf16" else "fp32"))
             out[name] = dict(wall=time.perf_counter() - t0, cpu=time.process_time() - c0, scores=s)
         diff = float(np.abs(out["plain"]["scores"] - out["cached"]["scores"]).max())
+        from scipy.stats import spearmanr
+        b16, f32 = out["cached_bf16"]["scores"], out["cached"]["scores"]
+        rho = statistics.median(spearmanr(b16[g], f32[g])[0] for g in tab.groupby("prompt_id").indices.values())
         res.append(dict(round=r, plain_wall=out["plain"]["wall"], cached_wall=out["cached"]["wall"],
                         plain_cpu=out["plain"]["cpu"], cached_cpu=out["cached"]["cpu"],
                         ratio_wall=out["plain"]["wall"] / out["cached"]["wall"],
-                        ratio_cpu=out["plain"]["cpu"] / out["cached"]["cpu"], max_abs_diff=diff))
+                        ratio_cpu=out["plain"]["cpu"] / out["cached"]["cpu"], max_abs_diff=diff,
+                        bf16_wall=out["cached_bf16"]["wall"], bf16_cpu=out["cached_bf16"]["cpu"],
+                        bf16_vs_cached_cpu=out["cached"]["cpu"] / out["cached_bf16"]["cpu"],
+                        bf16_vs_plain_cpu=out["plain"]["cpu"] / out["cached_bf16"]["cpu"],
+                        bf16_max_abs_diff=float(np.abs(b16 - f32).max()), bf16_within_prompt_spearman=float(rho)))
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in res[-1].items()}), flush=True)
     summ = dict(samples=len(tab), prompts=a.prompts, tokens=n_tok, threads=a.threads,
                 plain_tok_per_s=n_tok / statistics.median(x["plain_wall"] for x in res),
                 cached_tok_per_s=n_tok / statistics.median(x["cached_wall"] for x in res),
                 median_ratio_wall=statistics.median(x["ratio_wall"] for x in res),
                 median_ratio_cpu=statistics.median(x["ratio_cpu"] for x in res),
-                max_abs_diff=max(x["max_abs_diff"] for x in res))
+                max_abs_diff=max(x["max_abs_diff"] for x in res),
+                median_bf16_vs_cached_cpu=statistics.median(x["bf16_vs_cached_cpu"] for x in res),
+                median_bf16_vs_plain_cpu=statistics.median(x["bf16_vs_plain_cpu"] for x in res),
+                bf16_max_abs_diff=max(x["bf16_max_abs_diff"] for x in res),
+                bf16_min_within_prompt_spearman=min(x["bf16_within_prompt_spearman"] for x in res))
     print("SUMMARY", json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in summ.items()}))
     if a.json:
         with open(a.json, "w") as f: json.dump(dict(summary=summ, rounds=res), f, indent=1)

@@ -36,12 +36,14 @@ class ORMSpec:
     version: int = 1
     train_layers: int = 0           # train only the top k transformer blocks (0: all of them); see below
     pairs_within_config: bool = False  # bt: pair samples of the same (config, prompt) only, never across checkpoints
+    pool: str = "last"              # "last": head on the last token; "mean": mean of the head over the completion's tokens;
+                                    # "mean_logprob": the LM's own mean log-likelihood of the completion + head on the last token
     def fingerprint(self) -> str:
         # fields added after the first ORMs were built count only when set, so those fingerprints stay valid
         d = {k: v for k, v in asdict(self).items() if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
-_LATER_FIELDS = {"train_layers": 0, "pairs_within_config": False}
+_LATER_FIELDS = {"train_layers": 0, "pairs_within_config": False, "pool": "last"}
 
 
 # %% ../nbs/07a_orm.ipynb #cb38fbd3
@@ -92,8 +94,27 @@ def _encode(orm: ORM, questions, completions) -> list:
 
 
 # %% ../nbs/07a_orm.ipynb #36293a73
+def _pooled(orm: ORM, h, comp_mask, last, pred_h=None, targets=None):
+    """The score from hidden states `h` (B, L, H): the head on position `last` (spec.pool 'last'); the mean of the head
+    over the completion positions `comp_mask` (B, L) ('mean'); or ('mean_logprob') the mean over the completion's tokens
+    of the LM's own log-probability of each token (`targets`, predicted from the hidden states `pred_h` of the position
+    before it), plus the head on `last`."""
+    torch = _torch()
+    last_score = orm.head(h[torch.arange(len(h)), last]).squeeze(-1)
+    if orm.spec.pool == "last": return last_score
+    m = comp_mask.to(torch.float32)
+    if orm.spec.pool == "mean": return (orm.head(h).squeeze(-1).float() * m).sum(1) / m.sum(1)
+    if orm.spec.pool != "mean_logprob":
+        raise ValueError(f"unknown ORM pool {orm.spec.pool!r}; expected 'last', 'mean' or 'mean_logprob'")
+    sel = comp_mask.bool()
+    logits = orm.model.lm_head(pred_h[sel]).float()             # only the completion's positions: (tokens, vocab)
+    lp = torch.log_softmax(logits, -1).gather(1, targets[sel].unsqueeze(1)).squeeze(1)
+    per = torch.zeros(comp_mask.shape, dtype=torch.float32).masked_scatter(sel, lp)
+    return per.sum(1) / m.sum(1) + last_score.float()
+
 def score_full(orm: ORM, pairs: list, batch_size: int = 32):
-    """Plain scoring: each sample re-reads its prefix; right-padded batches; score = head(hidden state of the last token)."""
+    """Plain scoring: each sample re-reads its prefix; right-padded batches; score = head(hidden state of the last token)
+    (or its mean over the completion's tokens, `spec.pool='mean'`)."""
     torch = _torch()
     out = []
     pad = orm.tok.pad_token_id if orm.tok.pad_token_id is not None else orm.tok.eos_token_id
@@ -101,11 +122,13 @@ def score_full(orm: ORM, pairs: list, batch_size: int = 32):
         b = pairs[i:i + batch_size]
         L = max(len(p) + len(c) for p, c in b)
         ids = torch.full((len(b), L), pad, dtype=torch.long); att = torch.zeros((len(b), L), dtype=torch.long)
+        comp = torch.zeros((len(b), L), dtype=torch.bool)
         for j, (p, c) in enumerate(b):
-            x = p + c; ids[j, :len(x)] = torch.as_tensor(x); att[j, :len(x)] = 1
+            x = p + c; ids[j, :len(x)] = torch.as_tensor(x); att[j, :len(x)] = 1; comp[j, len(p):len(x)] = True
         h = orm.body(input_ids=ids, attention_mask=att).last_hidden_state
-        last = att.sum(1) - 1
-        out.append(orm.head(h[torch.arange(len(b)), last]).squeeze(-1))
+        # token t is predicted from position t - 1: shift the hidden states right by one
+        pred = torch.cat([h[:, :1], h[:, :-1]], 1) if orm.spec.pool == "mean_logprob" else None
+        out.append(_pooled(orm, h, comp, att.sum(1) - 1, pred, ids))
     return torch.cat(out) if out else torch.zeros(0)
 
 def score_cached(orm: ORM, prefix: list, completions: list):
@@ -118,7 +141,7 @@ def score_cached(orm: ORM, prefix: list, completions: list):
     from bon_lit.cpu import _cache_kw
     ckw = _cache_kw(orm.body)          # `cache` in new transformers, `past_key_values` before
     cache = DynamicCache(config=orm.model.config)
-    orm.body(input_ids=torch.as_tensor([prefix]), use_cache=True, **{ckw: cache})
+    h_pre = orm.body(input_ids=torch.as_tensor([prefix]), use_cache=True, **{ckw: cache}).last_hidden_state
     cache.batch_repeat_interleave(B)
     L = max(len(c) for c in completions)
     ids = torch.full((B, L), pad, dtype=torch.long); att = torch.zeros((B, P + L), dtype=torch.long)
@@ -127,8 +150,9 @@ def score_cached(orm: ORM, prefix: list, completions: list):
         ids[j, :len(c)] = torch.as_tensor(c); att[j, P:P + len(c)] = 1
     pos = (P + torch.arange(L)).unsqueeze(0).expand(B, L)
     h = orm.body(input_ids=ids, attention_mask=att, position_ids=pos, use_cache=True, **{ckw: cache}).last_hidden_state
-    last = torch.as_tensor([len(c) - 1 for c in completions])
-    return orm.head(h[torch.arange(B), last]).squeeze(-1)
+    # the first completion token is predicted from the prefix's last position, token t > 0 from completion position t - 1
+    pred = torch.cat([h_pre[:, -1:].expand(B, 1, -1), h[:, :-1]], 1) if orm.spec.pool == "mean_logprob" else None
+    return _pooled(orm, h, att[:, P:].bool(), torch.as_tensor([len(c) - 1 for c in completions]), pred, ids)
 
 
 # %% ../nbs/07a_orm.ipynb #772c38b0
@@ -304,20 +328,24 @@ def synthetic_samples(prompts: pd.DataFrame, negatives: int = 1, seed: int = 0) 
 
 # %% ../nbs/07a_orm.ipynb #12cdf860
 def score_samples_orm(orm: ORM, samples: pd.DataFrame, prompts: pd.DataFrame, batch_size: int = 64,
-                      progress: bool = True) -> np.ndarray:
-    "ORM score of every sample (in row order), prompt-cached: one prefix cache per prompt, completions in batches."
+                      progress: bool = True, precision: str = "fp32") -> np.ndarray:
+    """ORM score of every sample (in row order), prompt-cached: one prefix cache per prompt, completions in batches.
+    `precision='bf16'` runs the backbone under bf16 autocast (faster on CPUs with bf16 matmuls; scores move slightly)."""
     torch = _torch()
     from tqdm import tqdm
+    if precision not in ("fp32", "bf16"): raise ValueError(f"unknown precision {precision!r}; expected 'fp32' or 'bf16'")
     q = dict(zip(prompts["prompt_id"], prompts["question"]))
+    missing = sorted(set(samples["prompt_id"]) - set(q))
+    if missing: raise ValueError(f"score_samples_orm: {len(missing)} prompt_id(s) not in the prompt table, e.g. {missing[:3]}")
     out = np.empty(len(samples))
     groups = samples.groupby("prompt_id", sort=True).indices
-    with torch.inference_mode():
+    amp = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    with torch.inference_mode(), amp:
         for pid, rows in tqdm(groups.items(), desc="ORM scoring", disable=not progress, mininterval=10):
             enc = _encode(orm, [q[pid]] * len(rows), samples["text"].to_numpy()[rows])
             for i in range(0, len(rows), batch_size):
-                out[rows[i:i + batch_size]] = score_cached(orm, enc[0][0], [c for _, c in enc[i:i + batch_size]]).numpy()
+                out[rows[i:i + batch_size]] = score_cached(orm, enc[0][0], [c for _, c in enc[i:i + batch_size]]).float().numpy()
     return out
-
 
 # %% ../nbs/07a_orm.ipynb #d54ad2d8
 def save_orm(orm: ORM, path) -> str:
