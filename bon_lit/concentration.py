@@ -179,10 +179,7 @@ def feature_bounds(features: Sequence[str], registry=None, N: int | None = None,
     overriding or adding entries. Raises for features without a bound."""
     ranges = dict(ranges or {})
     if registry is None and any(f not in ranges for f in features):
-        try:
-            from bon_lit.features import FEATURES as registry
-        except ImportError as e:
-            raise ValueError("no feature registry: pass `registry` or `ranges`") from e
+        from bon_lit.features import FEATURES as registry
     out, missing = {}, []
     for f in features:
         spec = ranges.get(f, registry.get(f) if registry is not None else None)

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 from .schema import SchemaError, read_table, write_table, provenance
+from .metrics import per_prompt_metrics
 
 # %% auto #0
 __all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
-           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features',
-           'add_cli']
+           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -619,8 +619,6 @@ def _bon_at_k(pool, r, y, k):
 
 def _maj_at_k_metrics(pool, n):
     "maj@n (n < N) per group through bon_lit.metrics (exact generating functions or seeded Monte Carlo)."
-    try: from bon_lit.metrics import per_prompt_metrics
-    except ImportError as e: raise NotImplementedError("maj@k for k < N needs bon_lit.metrics") from e
     pm = per_prompt_metrics(pool.df, k=int(n), metrics=("maj",))
     s = pd.Series(pm["maj"].to_numpy(), index=pd.MultiIndex.from_arrays([pm["config_id"].astype(str), pm["prompt_id"].astype(str)]))
     idx = pd.MultiIndex.from_arrays([pool.cfg_u[pool.gcfg].astype(str), pool.pr_u[pool.gpr].astype(str)])
@@ -791,43 +789,3 @@ def naive_config_features(samples: pd.DataFrame) -> pd.DataFrame:
     out["gain_vs_maj"] = out["bon@N"] - out["maj@N"]
     out.index = out.index.astype("str")
     return out
-
-# %% ../nbs/03_features.ipynb #ada344d2
-def _cmd_features(args) -> int:
-    samples = read_table(args.samples)
-    configs = read_table(args.configs) if args.configs else None
-    t = features_table(samples, configs, gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, ci=args.ci,
-                       kinds=("label-free",) if args.label_free else None, ungradable=args.ungradable)
-    prov = provenance(step="features", source=str(args.samples), configs=str(args.configs) if args.configs else None,
-                      gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, ci=args.ci,
-                      label_free=args.label_free, ungradable=args.ungradable,
-                      source_provenance=samples.attrs.get("provenance", {}))
-    write_table(t.reset_index(), args.out, prov)
-    n_feat = sum(c in FEATURES for c in t.columns)
-    scored = int(t["gain"].notna().sum()) if "gain" in t.columns else 0
-    print(f"wrote {len(t)} configs × {n_feat} features" + (f", gains for {scored} scored configs" if "gain" in t.columns else "")
-          + f" to {args.out}")
-    return 0
-
-def add_cli(subparsers):
-    "Register the `features` subcommand (features and gains, one row per config)."
-    p = subparsers.add_parser(
-        "features", help="candidate features and best-of-N gains, one row per config",
-        description="Compute every candidate feature (label-free and label-assisted) of each configuration from one "
-                    "sampling pass, plus pass@1, BoN@N, maj@N, pass@N and the BoN gain with bootstrap-over-prompts "
-                    "intervals, into one table (one row per config_id).",
-        epilog="example: bon-lit features graded.parquet --configs configs.parquet --out features.parquet")
-    p.add_argument("samples", help="graded sample table (.parquet or .jsonl)")
-    p.add_argument("--out", required=True, help="output table (.parquet or .jsonl)")
-    p.add_argument("--configs", default=None, help="config table: join its metadata and check N against n_samples")
-    p.add_argument("--gains", choices=["auto", "yes", "no"], default="auto",
-                   help="auto: gains where rewards exist (default); yes: require rewards everywhere; no: features only")
-    p.add_argument("--n", type=int, default=None, help="evaluate gains at k = n <= N (default: the full pool)")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates over prompts (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
-    p.add_argument("--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
-    p.add_argument("--label-free", action="store_true", help="only label-free features (works on ungraded answers too)")
-    p.add_argument("--ungradable", choices=["error", "wrong"], default="error",
-                   help="what <NA> in `correct` means: error (default) or wrong (with a warning)")
-    p.set_defaults(func=_cmd_features)
-    return p

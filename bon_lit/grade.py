@@ -14,7 +14,7 @@ from .schema import prompt_columns
 
 # %% auto #0
 __all__ = ['GRADER_VERSION', 'parse_options', 'extract_answer', 'Ungradable', 'is_equivalent', 'answer_key', 'UngradableWarning',
-           'grade_samples', 'add_cli']
+           'grade_samples']
 
 # %% ../nbs/01_grade.ipynb #a393be84
 _log = logging.getLogger(__name__)
@@ -586,39 +586,3 @@ def grade_samples(samples: pd.DataFrame, prompts: pd.DataFrame, n_jobs: int | No
     _log.info("graded %d samples in %.2fs: %s", n, summary["seconds"],
               {k: summary[k] for k in ("n_ok", "n_no_answer", "n_ungradable")})
     return out
-
-# %% ../nbs/01_grade.ipynb #d1cc444b
-def _cli_grade(args) -> int:
-    from bon_lit.schema import read_table, write_table, validate_samples, validate_prompts, provenance
-    samples, prompts = read_table(args.samples), validate_prompts(read_table(args.prompts))
-    graded = grade_samples(samples, prompts, n_jobs=args.jobs, timeout=args.timeout, progress=not args.quiet)
-    try:
-        graded = validate_samples(graded, prompts=prompts)
-    except Exception as e:   # report but still write: grading a partial pass is legitimate
-        _log.warning("graded table does not validate as a complete sample table: %s", e)
-    prov = dict(samples.attrs.get("provenance") or {})
-    prov = {**provenance(**{k: v for k, v in prov.items() if k not in ("created_utc", "python", "platform", "packages")}),
-            "grading": {k: v for k, v in graded.attrs["grading"].items() if k != "ungradable_examples"}}
-    write_table(graded, args.out, provenance=prov)
-    s = graded.attrs["grading"]
-    acc = graded["correct"].mean()
-    print(f"graded {s['n_samples']} samples in {s['seconds']:.1f}s: ok={s['n_ok']} no_answer={s['n_no_answer']} "
-          f"ungradable={s['n_ungradable']} accuracy={acc:.3f} -> {args.out}")
-    return 0
-
-def add_cli(subparsers):
-    "Add the `grade` subcommand to a `bon-lit` argparse subparsers object."
-    p = subparsers.add_parser(
-        "grade", help="extract answers and grade a sample table against the gold answers",
-        description="Fill answer, answer_key, correct and grade_status of a sample table. Plain numbers are "
-                    "compared exactly; other answers with Math-Verify in worker processes under a timeout. "
-                    "Pairs the grader cannot decide are marked ungradable (correct = <NA>), never wrong.",
-        epilog="example: bon-lit grade samples.parquet --prompts prompts.parquet --out graded.parquet")
-    p.add_argument("samples", help="sample table (.parquet or .jsonl)")
-    p.add_argument("--prompts", required=True, help="prompt table with domain and gold (.parquet or .jsonl)")
-    p.add_argument("--out", required=True, help="where to write the graded sample table")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes for Math-Verify (default: all cores)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per Math-Verify comparison (default 5)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cli_grade)
-    return p

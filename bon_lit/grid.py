@@ -13,7 +13,7 @@ from .schema import read_table, write_table, provenance, validate_configs, valid
 # %% auto #0
 __all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_DIR', 'grid_configs', 'grid_prompts', 'build_grid',
            'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm', 'score_pass', 'ship_grid', 'load_grid',
-           'method_table', 'grid_status', 'pq_rows', 'add_cli']
+           'method_table', 'grid_status', 'pq_rows']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -401,36 +401,3 @@ def pq_rows(path) -> int:
     import pyarrow.parquet as pq
     return pq.read_metadata(path).num_rows
 
-
-# %% ../nbs/08c_grid.ipynb #1b60d141
-def add_cli(subparsers):
-    "`bon-lit build-grid`: build (or resume) the grid suite."
-    import argparse
-    p = subparsers.add_parser("build-grid", help="build or resume the grid suite (post-training + sampling; many hours on 2 cores)",
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Post-train every checkpoint and sample the rm and validation passes of the grid "
-                                          "suite (nbs/08c_grid.ipynb). Interrupt at any time; rerun the same command to resume.",
-                              epilog="examples:\n  bon-lit build-grid --work grid_build\n"
-                                     "  bon-lit build-grid --work grid_build --stages train,sample,orm,ship   # everything, from specs\n"
-                                     "  bon-lit build-grid --work grid_build --stages sample --skip-missing --methods base")
-    p.add_argument("--work", default="grid_build", help="working folder for resumable parts (default grid_build)")
-    p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample,orm,ship "
-                   "(orm: train the suite's reward model on the rm pass; ship: grade, ORM-score, write bon_lit/data/grid)")
-    p.add_argument("--families", default=None, help="comma-separated families (default all)")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
-    p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
-    p.add_argument("--skip-missing", action="store_true", help="sample stage: skip checkpoints that are not built yet")
-    p.add_argument("--status", action="store_true", help="print the build's progress and ETA (reads the folder only) and exit")
-    p.add_argument("--passes", default="rm,val", help="sample stage: comma-separated subset of rm,val (default both)")
-    p.add_argument("--n-val", type=int, default=GRID_DEFAULTS["n_val"], help="validation prompts per domain (default 256)")
-    def run(args):
-        split = lambda s: s.split(",") if s else None
-        if args.status:
-            st = grid_status(args.work, split(args.families), split(args.methods), args.n_val)
-            print(st.to_string(index=False))
-            print(f"samples: {int(st.done.sum()):,} of {int(st.planned.sum()):,}; ETA at the measured rates: {st.eta_h.sum():.1f} h")
-            return 0
-        build_grid(args.work, split(args.families), split(args.methods), tuple(args.stages.split(",")), args.ckpt_root,
-                   skip_missing=args.skip_missing, passes=tuple(args.passes.split(",")), n_val=args.n_val)
-        return 0
-    p.set_defaults(func=run)

@@ -12,7 +12,7 @@ from .schema import (SchemaError, SAMPLE_SCHEMA, SAMPLE_OPTIONAL, CONFIG_SCHEMA,
                             validate_configs, validate_prompts, read_table, write_table, provenance, atomic_folder)
 
 # %% auto #0
-__all__ = ['TARGETS', 'CONFIG_DEFAULTS', 'parse_mapping', 'read_dump', 'resolve_columns', 'import_dump', 'add_cli']
+__all__ = ['TARGETS', 'CONFIG_DEFAULTS', 'parse_mapping', 'read_dump', 'resolve_columns', 'import_dump']
 
 # %% ../nbs/08d_import.ipynb #84cea327
 TARGETS = {**{k: "sample" for k in SAMPLE_SCHEMA}, **{k: "sample" for k in SAMPLE_OPTIONAL},
@@ -252,45 +252,3 @@ def import_dump(dump, mapping=None, group_by=None, prompts=None, set_values=None
                       **({"grading": grading} if graded else {}))
     for t in (s, ctab, ptab): t.attrs["provenance"] = prov
     return s, ctab, ptab
-
-# %% ../nbs/08d_import.ipynb #7acd8974
-def _cmd_import(args) -> int:
-    samples, configs, prompts = import_dump(args.dump, mapping=args.map, group_by=args.group_by, prompts=args.prompts,
-                                            set_values=args.set, grade=not args.no_grade, count_tokens=args.count_tokens,
-                                            n_jobs=args.jobs, progress=not args.quiet)
-    out = Path(args.out)
-    with atomic_folder(out) as tmp:               # the three tables appear together, or not at all
-        for name, t in (("samples", samples), ("configs", configs), ("prompts", prompts)):
-            write_table(t, tmp / f"{name}.parquet", t.attrs["provenance"])
-    how = "graded with bon_lit.grade" if samples.attrs["provenance"]["import"]["graded"] else "correct from the dump"
-    print(f"imported {len(samples):,} samples ({len(configs)} configs × {samples.prompt_id.nunique()} prompts, {how}) "
-          f"to {out}/samples.parquet, configs.parquet, prompts.parquet")
-    return 0
-
-def add_cli(subparsers):
-    "Add the `import` subcommand to a `bon-lit` argparse subparsers object."
-    import argparse
-    p = subparsers.add_parser("import", help="turn a dump of completions (JSONL/CSV/parquet) into validated sample, config and prompt tables",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Read a dump with one row per completion (or a list of completions per row), rename its columns to "
-                    "the data contract (--map), group rows into configs (--group-by), take question/domain/gold from the "
-                    "dump or a prompt table (--prompts), grade with bon_lit.grade when it has no `correct` column, "
-                    "validate, and write samples.parquet, configs.parquet and prompts.parquet into OUT together.",
-        epilog="examples:\n"
-               "  bon-lit import runs.jsonl --out suite --map text=completion,prompt_id=question_id,n_tokens=num_tokens "
-               "--group-by model,temperature --prompts prompts.jsonl --set finish_reason=stop\n"
-               "  bon-lit import samples_gsm8k.jsonl --out suite --map prompt_id=doc_id,question=doc.question,gold=target,"
-               "text=resps --set config_id=qwen-t0.7,model=qwen,temperature=0.7,domain=math,finish_reason=stop "
-               "--count-tokens words")
-    p.add_argument("dump", help="the dump (.jsonl, .csv, .tsv or .parquet)")
-    p.add_argument("--out", required=True, help="output folder (samples.parquet, configs.parquet, prompts.parquet)")
-    p.add_argument("--map", default=None, help="CONTRACT=DUMP_COLUMN pairs, comma-separated; dotted paths reach into nested objects")
-    p.add_argument("--group-by", default=None, help="columns whose values define a config (config_id = values joined by '/')")
-    p.add_argument("--prompts", default=None, help="prompt table (.parquet/.jsonl) with prompt_id, domain, question, gold")
-    p.add_argument("--set", default=None, help="constant columns, e.g. finish_reason=stop,temperature=0.7")
-    p.add_argument("--count-tokens", choices=["words"], default=None, help="n_tokens = whitespace words when the dump has no token counts")
-    p.add_argument("--no-grade", action="store_true", help="do not grade a dump without `correct` (leave it empty)")
-    p.add_argument("--jobs", type=int, default=None, help="grading worker processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_import)
-    return subparsers

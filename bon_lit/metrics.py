@@ -11,7 +11,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['METRICS', 'pass_at_k', 'bon_rank_weights', 'bon_at_k', 'Estimate', 'maj_at_k', 'maj_curve', 'weighted_maj_at_k',
-           'per_prompt_metrics', 'scaling_curves', 'plot_scaling_curves', 'add_cli']
+           'per_prompt_metrics', 'scaling_curves', 'plot_scaling_curves']
 
 # %% ../nbs/02_metrics.ipynb #d5b02f48
 def _as_int(x, name):
@@ -580,41 +580,3 @@ def plot_scaling_curves(curves: pd.DataFrame, config_ids=None, metrics=None, nco
     for ax in axes[len(config_ids):]: ax.set_visible(False)
     axes[0].set_ylabel("accuracy"); axes[0].legend(fontsize=7, loc="lower right")
     return axes
-
-# %% ../nbs/02_metrics.ipynb #e8040077
-def _parse_ks(text):
-    return None if text in (None, "", "all") else [int(v) for v in text.split(",")]
-
-def _curves_main(args) -> int:
-    from bon_lit.schema import read_table, write_table, provenance
-    samples = read_table(args.samples)
-    metrics = tuple(m.strip() for m in args.metrics.split(","))
-    try:
-        cur = scaling_curves(samples, metrics=metrics, ks=_parse_ks(args.ks), n_boot=args.n_boot, seed=args.seed,
-                             ci=args.ci, n_samples=args.n_samples)
-    except (ValueError, KeyError) as e:       # uneven pool, ungraded/unscored samples, unknown metric, bad k
-        print(f"bon-lit curves: invalid input: {e}", file=sys.stderr)
-        return 1
-    if str(args.out).endswith(".csv"): cur.to_csv(args.out, index=False)
-    else: write_table(cur, args.out, provenance=provenance(step="curves", source=str(args.samples), metrics=list(metrics),
-                                                           n_boot=args.n_boot, seed=args.seed, ci=args.ci))
-    n_cfg = cur["config_id"].nunique()
-    print(f"wrote {len(cur)} rows ({n_cfg} configs, metrics {','.join(metrics)}) to {args.out}")
-    return 0
-
-def add_cli(subparsers):
-    "Register the `curves` subcommand."
-    p = subparsers.add_parser("curves", help="pass@k / BoN@k / maj@k scaling curves with bootstrap intervals",
-                              description="Exact per-prompt estimators for every k <= N from one pool, averaged over "
-                                          "prompts, with bootstrap-over-prompts intervals. Fails on uneven pools.",
-                              epilog="example: bon-lit curves graded.parquet --out curves.csv --metrics pass,bon,maj")
-    p.add_argument("samples", help="sample table (parquet or jsonl)")
-    p.add_argument("--out", required=True, help="output table (.csv, .parquet or .jsonl)")
-    p.add_argument("--metrics", default="pass,bon,maj", help="comma-separated subset of pass,bon,maj,wmaj (default: %(default)s)")
-    p.add_argument("--ks", default=None, help="comma-separated k values (default: every k <= N)")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates over prompts (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap / Monte Carlo seed (default: %(default)s)")
-    p.add_argument("--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
-    p.add_argument("--n-samples", type=int, default=None, help="expected N per config; a mismatch is an error")
-    p.set_defaults(func=_curves_main)
-    return p

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio, collections, hashlib, json, os, re, time
 from typing import Callable
 import numpy as np
-from .sampling import (HTTPBackendError, FakeSGLangServer, _post_json, _gather_all, _run_sync, _pseed, _present,
+from .sampling import (HTTPBackendError, FakeHTTPServer, _post_json, _gather_all, _run_sync, _pseed, _present,
                               render_text, render_identity, effective_stop, sample_seed, topk_entropy, chat_template_mode)
 
 # %% auto #0
@@ -98,7 +98,7 @@ def parse_openai_response(obj, n: int, k: int = 5, chat: bool = False) -> list[d
 class OpenAIBackend:
     """Sampling backend for a running OpenAI-compatible server (vLLM, SGLang, llama-server, a hosted API):
     `/v1/completions` with sampled-token and top-k logprobs, or `/v1/chat/completions` for configs whose
-    `chat_template` is 'model'. Retries, backoff and the concurrency limit are those of the SGLang backend."""
+    `chat_template` is 'model'. Retries, backoff and the concurrency limit are those of `bon_lit.sampling` (shared with the SGLang backend)."""
     name = "openai"
 
     def __init__(self, base_url: str = "http://127.0.0.1:8000/v1", model: str | None = None,
@@ -228,17 +228,17 @@ def _fake_openai_choice(text: str, index: int, j: int, key: str, max_tokens: int
     return {"index": index, "text": text_out, "logprobs": lp, "finish_reason": fr}
 
 # %% ../nbs/06c_openai.ipynb #7c097f0f
-class FakeOpenAIServer(FakeSGLangServer):
+class FakeOpenAIServer(FakeHTTPServer):
     """A deterministic stand-in for an OpenAI-compatible server on 127.0.0.1: `POST /v1/completions`,
     `POST /v1/chat/completions`, `GET /v1/models`, in the documented shapes (`n`, `seed`, `logprobs`, `stop`,
-    `usage`). Same test hooks as `FakeSGLangServer` (`fail_next`, `requests`, `latency`, `max_in_flight`,
+    `usage`). Same test hooks as `bon_lit.sampling.FakeHTTPServer` (`fail_next`, `requests`, `latency`, `max_in_flight`,
     `retry_after`), plus `api_key` (requests without `Authorization: Bearer <key>` get 401), `models` (the served
     model names; another `model` gets 404) and `supports_n=False` (ignore `n`, like llama-server). Extra action:
     'nologprobs' answers without logprobs."""
 
     def __init__(self, port: int = 0, latency: float = 0.0, models=("fake/openai-model",), api_key: str | None = None,
                  supports_n: bool = True):
-        super().__init__(port=port, latency=latency, model_path=models[0] if models else "fake/openai-model")
+        super().__init__(port=port, latency=latency)
         self.models, self.api_key, self.supports_n = list(models), api_key, supports_n
         self._seen = collections.Counter()
 

@@ -13,8 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['FAMILIES', 'METHODS', 'RECIPE_VERSION', 'RECIPES', 'HASHES_FILE', 'Recipe', 'recorded_hash', 'record_hash',
-           'get_recipe', 'weights_sha256', 'Interrupted', 'self_samples', 'checkpoint_meta', 'build_checkpoint',
-           'add_cli']
+           'get_recipe', 'weights_sha256', 'Interrupted', 'self_samples', 'checkpoint_meta', 'build_checkpoint']
 
 # %% ../nbs/06b_posttrain.ipynb #9251bc32
 FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -428,30 +427,4 @@ def _save(model, tok, d: Path, meta: dict):
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / "recipe.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-
-
-# %% ../nbs/06b_posttrain.ipynb #3e0df70b
-def add_cli(subparsers):
-    "`bon-lit posttrain`: rebuild one post-trained checkpoint from its recipe (cached, deterministic)."
-    import argparse
-    p = subparsers.add_parser("posttrain", help="rebuild a post-trained CPU checkpoint from its recipe (cached)",
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Build the checkpoint FAMILY/METHOD (and its parents) from its recipe in "
-                                          "nbs/06b_posttrain.ipynb; a checkpoint whose recipe fingerprint matches is reused. "
-                                          "Prints the weight hash and whether it matches the recorded one.",
-                              epilog="example:\n  bon-lit posttrain --family smollm2 --method sft")
-    p.add_argument("--family", required=True, choices=list(FAMILIES))
-    p.add_argument("--method", required=True, choices=list(METHODS))
-    p.add_argument("--root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
-    p.add_argument("--force", action="store_true", help="rebuild even when a checkpoint with the same recipe exists")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    def run(args):
-        meta = build_checkpoint(args.family, args.method, args.root, progress=not args.quiet, force=args.force)
-        sha = meta.get("weights_sha256")
-        known = recorded_hash(args.family, args.method)
-        status = ("shipped model" if sha is None else "no recorded hash" if known is None else
-                  "matches the recorded hash" if known == sha else f"DIFFERS from the recorded hash {known[:16]}")
-        print(f"{args.family}/{args.method}: weights sha256 {sha} ({status})")
-        return 0 if known in (None, sha) else 1
-    p.set_defaults(func=run)
 

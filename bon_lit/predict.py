@@ -5,9 +5,6 @@
 # %% ../nbs/04_predict.ipynb #d85c4f84
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .features import FEATURES
+
 # %% auto #0
 __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', 'PARALLEL_MIN_WORK', 'SELECTION_RULES',
            'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS', 'Planted', 'make_planted',
@@ -32,7 +31,7 @@ __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', '
            'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability', 'split_half_reliability',
            'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability', 'bootstrap_lasso', 'StabilitySelection',
            'stability_selection', 'BestSubset', 'best_subset', 'planted_correlated', 'selection_recovery', 'CoreRidge',
-           'BaselineTable', 'baseline_table', 'ScreenResult', 'screen', 'read_features_table', 'add_cli']
+           'BaselineTable', 'baseline_table', 'ScreenResult', 'screen', 'read_features_table']
 
 # %% ../nbs/04_predict.ipynb #8d8c01e7
 @dataclass(frozen=True, eq=False)
@@ -1645,14 +1644,6 @@ TARGET_LIKE_PREFIXES = ("gain", "bon@")
 NON_FEATURE_COLUMNS = ("temperature", "top_p", "max_new_tokens", "seed", "n_samples", "n_prompts", "N", "n")
 
 
-def _registry():
-    try:
-        from bon_lit.features import FEATURES
-        return set(FEATURES)
-    except Exception:   # features module not installed / not built yet
-        return None
-
-
 def read_features_table(path, target: str | None = "gain", exclude: Sequence[str] = ()):
     """Read a features(+gains) table: returns (X features, y or None, metadata DataFrame, notes).
     Features are the columns of the `bon_lit.features` registry when present (other numeric columns are reported and
@@ -1676,10 +1667,9 @@ def read_features_table(path, target: str | None = "gain", exclude: Sequence[str
     unknown = [c for c in exclude if c not in df.columns]
     if unknown: notes.append(f"--exclude column(s) not present: {unknown}")
     num = numeric_features(df, exclude=[c for c in [target, *exclude] if c is not None])
-    reg = _registry()
-    if reg is not None and any(c in reg for c in num):
-        feats = [c for c in num if c in reg]
-        other = [c for c in num if c not in reg]
+    if any(c in FEATURES for c in num):
+        feats = [c for c in num if c in FEATURES]
+        other = [c for c in num if c not in FEATURES]
         if other: notes.append(f"numeric columns outside the bon_lit.features registry, not used as features: {other}")
     else:
         feats = [c for c in num if not str(c).startswith(TARGET_LIKE_PREFIXES) and c not in NON_FEATURE_COLUMNS
@@ -1697,111 +1687,3 @@ def read_features_table(path, target: str | None = "gain", exclude: Sequence[str
     if X.shape[1] == 0: raise ValueError(f"no usable feature columns in {path.name}")
     meta = df[[c for c in df.columns if c not in numeric_features(df) and c != target]]
     return X, y, meta, notes
-
-
-def _parse_groups(vals) -> list:
-    return [g.strip() for v in (vals or []) for g in str(v).split(",") if g.strip()]
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)): return o.item()
-    if isinstance(o, np.bool_): return bool(o)
-    if isinstance(o, np.ndarray): return o.tolist()
-    return str(o)
-
-
-def _cli_fit(args) -> int:
-    import matplotlib.pyplot as plt   # figures are only saved and closed, never shown
-    try:
-        X, y, meta, notes = read_features_table(args.features, target=args.target, exclude=_parse_groups(args.exclude))
-        import contextlib
-        from bon_lit.schema import atomic_folder
-        swap = contextlib.ExitStack()            # every file goes to a temp folder, swapped in as a whole at the end
-        out = swap.enter_context(atomic_folder(args.out))
-        kw = dict(n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
-        bl = bootstrap_lasso(X, y, B=args.B, threshold=args.threshold, n_jobs=args.n_jobs, seed=args.seed)
-        if args.features_set == "all": feats = None
-        elif args.features_set in ("core", "core+entropy"):
-            feats = list(bl.core)
-            if not feats: raise ValueError("the strict core is empty; use --features all or a lower --threshold")
-            if args.features_set == "core+entropy" and "token_entropy_mean" in X.columns and "token_entropy_mean" not in feats:
-                feats.append("token_entropy_mean")
-        else: feats = _parse_groups([args.features_set])
-        pred = GainPredictor(features=feats).fit(X, y)
-        pred.save(out / "predictor.joblib")
-        cvs = {"loo": cross_validate(X, y, predictor=GainPredictor(features=feats), **kw)}
-        for g in _parse_groups(args.groups):
-            if g not in meta.columns: raise ValueError(f"--groups column {g!r} not in the table's metadata columns {list(meta.columns)}")
-            if meta[g].nunique() < 2: notes.append(f"leave-one-{g}-out skipped: a single {g}"); continue
-            cvs[f"logo:{g}"] = cross_validate(X, y, groups=meta, scheme=g, predictor=GainPredictor(features=feats), **kw)
-        ss = stability_selection(X, y, seed=args.seed, q=max(2.0, np.sqrt(0.5 * X.shape[1])))
-        bt = baseline_table(X, y, core=bl.core, n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
-        bl.tidy().to_csv(out / "frequencies.csv", index=False)
-        ss.tidy().to_csv(out / "stability.csv", index=False)
-        bt.tidy().to_csv(out / "baselines.csv", index=False)
-        report = {"features_file": str(args.features), "target": args.target, "n_configs": len(X),
-                  "features": pred.features_, "alpha": pred.alpha_, "core": list(bl.core), "lasso": bl.glance().iloc[0].to_dict(),
-                  "stability_selection": ss.glance().iloc[0].to_dict(), "notes": notes + list(bt.notes),
-                  "cv": {k: {"glance": r.glance().iloc[0].to_dict(), "tidy": r.tidy().to_dict(orient="records"),
-                             "oof": r.oof.to_dict()} for k, r in cvs.items()}}
-        (out / "cv.json").write_text(json.dumps(report, indent=2, default=_json_default))
-        for k, r in cvs.items():
-            ax = r.plot(); ax.figure.tight_layout(); ax.figure.savefig(out / f"oof_{k.replace(':', '_')}.png", dpi=80); plt.close(ax.figure)
-        ax = bl.plot(); ax.figure.tight_layout(); ax.figure.savefig(out / "selection_frequencies.png", dpi=80); plt.close(ax.figure)
-        swap.close()
-    except (ValueError, FileNotFoundError) as e:
-        if "swap" in locals(): swap.__exit__(type(e), e, e.__traceback__)   # drop the temp folder, keep the old one
-        print(f"bon-lit fit: error: {e}", file=sys.stderr)
-        return 2
-    for n_ in notes: print(f"note: {n_}")
-    for k, r in cvs.items(): print(f"[{k}]\n{r}")
-    print(bl); print(bt)
-    print(f"wrote {args.out}/predictor.joblib, cv.json, frequencies.csv, stability.csv, baselines.csv and figures")
-    return 0
-
-
-def _cli_screen(args) -> int:
-    try:
-        pred = GainPredictor.load(args.model)
-        X, _, _, _ = read_features_table(args.new_features, target=None)
-        res = screen(pred, X, top_k=min(args.top_k, len(X)), cost_per_config=args.cost_per_config)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"bon-lit screen: error: {e}", file=sys.stderr)
-        return 2
-    print(res)
-    if args.out: res.tidy().to_csv(args.out, index=False); print(f"wrote {args.out}")
-    return 0
-
-
-def add_cli(subparsers):
-    "Add `fit` and `screen` subcommands to an argparse subparsers object."
-    p = subparsers.add_parser("fit", help="fit and evaluate a gain predictor from a features + gains table",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fit ridge on standardised features (alpha by nested CV), evaluate it leave-one-configuration-out and "
-                    "leave-one-group-out, run bootstrap-Lasso / stability selection and the baseline table.",
-        epilog="example:\n  bon-lit fit features.parquet --out results/predict --groups family,method,domain")
-    p.add_argument("features", help="features + gains table (.parquet/.csv/.jsonl), one row per configuration")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--target", default="gain", help="target column (default: gain)")
-    p.add_argument("--groups", action="append", help="metadata column(s) for leave-one-group-out, comma-separated or repeated")
-    p.add_argument("--exclude", action="append", help="numeric column(s) not to use as features")
-    p.add_argument("--features", dest="features_set", default="all",
-                   help="features of the saved predictor: all (default), core, core+entropy, or a comma-separated list")
-    p.add_argument("--n-boot", type=int, default=1000); p.add_argument("--n-perm", type=int, default=1000)
-    p.add_argument("--B", type=int, default=1000, help="bootstrap-Lasso resamples"); p.add_argument("--threshold", type=float, default=0.9)
-    p.add_argument("--top-k", type=int, default=5); p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-jobs", type=int, default=1,
-                   help="joblib workers for bootstrap-Lasso (default 1: for tens of configurations the batched solver takes "
-                        "about a CPU-second or less and starting workers costs more; the whole command runs the "
-                        "cross-validations and baselines too)")
-    p.set_defaults(func=_cli_fit)
-    s = subparsers.add_parser("screen", help="rank new configurations by predicted gain",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Load a predictor written by `bon-lit fit` and rank new configurations by predicted BoN gain.",
-        epilog="example:\n  bon-lit screen results/predict/predictor.joblib new_features.parquet --top-k 5")
-    s.add_argument("model", help="predictor.joblib (or the directory written by `bon-lit fit`)")
-    s.add_argument("new_features", help="features table of the candidate configurations")
-    s.add_argument("--top-k", type=int, default=5); s.add_argument("--cost-per-config", type=float, default=None)
-    s.add_argument("--out", default=None, help="optional CSV for the ranking")
-    s.set_defaults(func=_cli_screen)
-    return subparsers

@@ -5,7 +5,6 @@
 # %% ../nbs/08b_report.ipynb #ef725532
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import html
@@ -36,7 +35,7 @@ __all__ = ['GROUP_SCHEMES', 'REFERENCE_FEATURES', 'MIN_CONFIGS', 'DPI', 'SCHEME_
            'METHOD_HTML', 'jnum', 'jsonable', 'dumps_summary', 'prepare_tables', 'usable_features', 'boundable',
            'choose_final_features', 'png_bytes', 'fig_to_data_uri', 'fig_oof', 'fig_frequencies', 'fig_curves',
            'fig_curves_summary', 'fig_intervals', 'provenance_html', 'PipelineResult', 'run_pipeline', 'summary_text',
-           'render_html', 'demo', 'add_cli']
+           'render_html', 'demo']
 
 # %% ../nbs/08b_report.ipynb #dead7b06
 def jnum(x, sig: int = 4):
@@ -1078,78 +1077,3 @@ def demo(out="demo_out", data_dir=None, **kwargs) -> PipelineResult:
     kwargs.setdefault("title", "bon_lit report: the shipped CPU mini-suite")
     kwargs.setdefault("source", "bon_lit.suite.load_suite() (bon_lit/data)")
     return run_pipeline(samples, configs, prompts, out, **kwargs)
-
-
-def _read_checked(path, kind: str) -> pd.DataFrame:
-    "Read a table and check it is the kind the option promised (a swapped --samples/--configs is a common slip)."
-    df = read_table(path)
-    try: got = detect_kind(df)
-    except SchemaError: got = None
-    if got is not None and got != kind:
-        raise SchemaError(f"{path}: this looks like a {got} table, but it was given as the {kind} table")
-    return df
-
-
-def _pipeline_kwargs(args) -> dict:
-    return dict(seed=args.seed, B=args.B, n_perm=args.n_perm, n_boot=args.n_boot, delta=args.delta,
-                ungradable=args.ungradable, progress=not args.quiet)
-
-
-def _cmd_demo(args) -> int:
-    try: demo(args.out, data_dir=args.data_dir, **_pipeline_kwargs(args))
-    except SchemaError as e:
-        _Progress.interrupted(); print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
-    except (RuntimeError, ValueError) as e:
-        _Progress.interrupted(); print(f"bon-lit demo: error: {e}", file=sys.stderr); return 2
-    return 0
-
-
-def _cmd_run(args) -> int:
-    try:
-        tabs = {k: _read_checked(getattr(args, k), k) for k in ("samples", "configs", "prompts")}
-        run_pipeline(tabs["samples"], tabs["configs"], tabs["prompts"], args.out, source=str(args.samples),
-                     title=args.title or f"bon_lit report: {Path(args.samples).name}", **_pipeline_kwargs(args))
-    except SchemaError as e:
-        _Progress.interrupted(); print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
-    except ValueError as e:
-        _Progress.interrupted(); print(f"bon-lit run: error: {e}", file=sys.stderr); return 2
-    return 0
-
-
-def _common(p):
-    p.add_argument("--out", default=None, help="output folder for report.html and summary.json")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random step (default: %(default)s)")
-    p.add_argument("--B", type=int, default=1000, help="bootstrap-Lasso resamples (default: %(default)s)")
-    p.add_argument("--n-perm", type=int, default=1000, help="permutations for the Spearman p-values (default: %(default)s)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for metric intervals (default: %(default)s)")
-    p.add_argument("--delta", type=float, default=0.1, help="interval level: coverage >= 1 - delta (default: %(default)s)")
-    p.add_argument("--ungradable", choices=["wrong", "error"], default="wrong",
-                   help="<NA> grades count as wrong (default, reported) or stop the run")
-    p.add_argument("--quiet", action="store_true", help="no per-stage progress on stderr")
-
-
-def add_cli(subparsers):
-    "Register `bon-lit demo` and `bon-lit run`."
-    d = subparsers.add_parser("demo", help="the whole method on the shipped CPU mini-suite: report.html + summary.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Features -> gains -> cross-validated ridge (LOO, leave-one-family-out) -> bootstrap-Lasso -> "
-                    "baselines -> concentration intervals -> screening, on the real suite shipped in bon_lit/data. "
-                    "Writes DIR/report.html (self-contained) and DIR/summary.json (identical across runs).",
-        epilog="example:\n  bon-lit demo --out demo_out")
-    _common(d)
-    d.add_argument("--data-dir", default=None, help="folder with the suite's parquet files (default: the package's bon_lit/data)")
-    d.set_defaults(func=_cmd_demo, out="demo_out")
-    r = subparsers.add_parser("run", help="the whole method on your tables: report.html + summary.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the pipeline of `bon-lit demo` on a graded (and, for the configurations to fit, RM-scored) "
-                    "sample table with its config and prompt tables (parquet or JSONL). Configurations without "
-                    "rewards are ranked as screening candidates.",
-        epilog="example:\n  bon-lit run --samples d/samples.parquet --configs d/configs.parquet "
-               "--prompts d/prompts.parquet --out report_out")
-    r.add_argument("--samples", required=True, help="sample table (.parquet or .jsonl)")
-    r.add_argument("--configs", required=True, help="config table (.parquet or .jsonl)")
-    r.add_argument("--prompts", required=True, help="prompt table (.parquet or .jsonl)")
-    r.add_argument("--title", default=None, help="report title")
-    _common(r); r.set_defaults(func=_cmd_run)
-    r.set_defaults(out="report_out")
-    return subparsers

@@ -15,8 +15,7 @@ from .schema import prompt_columns
 # %% auto #0
 __all__ = ['BASIC_FEATURES', 'EMBED_MODEL', 'DEFAULT_VERIFIER', 'CHEAP_VERIFIER', 'equation_checks', 'basic_features',
            'embed_samples', 'Verifier', 'check_disjoint_prompts', 'pca_projection', 'train_verifier',
-           'default_verifier_path', 'load_verifier', 'score_samples', 'within_prompt_auroc', 'evaluate_verifier',
-           'add_cli']
+           'default_verifier_path', 'load_verifier', 'score_samples', 'within_prompt_auroc', 'evaluate_verifier']
 
 # %% ../nbs/07_reward.ipynb #80a57494
 import re
@@ -350,32 +349,3 @@ def evaluate_verifier(scored: pd.DataFrame) -> dict:
     return dict(n_samples=int(len(s)), n_prompts=int(scored["prompt_id"].nunique()), pos_rate=float(y.mean()),
                 auroc=_auroc(y, s["reward"].to_numpy(dtype=float)), within_prompt_auroc=within_prompt_auroc(s),
                 pass1=float(np.mean(p1)), bon_at_N=float(np.mean(bon)))
-
-# %% ../nbs/07_reward.ipynb #de259a38
-def _cli_train(args) -> int:
-    from bon_lit.schema import read_table
-    samples, prompts = read_table(args.samples), read_table(args.prompts)
-    exclude = read_table(args.exclude_prompts) if args.exclude_prompts else None
-    v = train_verifier(samples, prompts, exclude_prompts=exclude,
-                       embed_model=None if args.no_embeddings else args.embed_model)
-    path = v.save(args.out)
-    print(f"trained on {v.info['n_train']} samples of {v.info['n_train_prompts']} prompts "
-          f"(pos rate {v.info['pos_rate']:.3f}, C={v.info['C']}); CV AUROC "
-          f"{v.info['cv_auroc_best']:.3f}; saved {path}")
-    return 0
-
-def add_cli(subparsers):
-    "Add `train-verifier` to the `bon-lit` command line."
-    p = subparsers.add_parser("train-verifier", help="fit the CPU verifier (logistic regression on SmolLM2 embeddings) on graded samples",
-                              description="Fit bon_lit's CPU outcome reward model on a graded sample table and save it (joblib). "
-                                          "Training prompts must be disjoint from --exclude-prompts (the validation prompts).",
-                              epilog="example: bon-lit train-verifier --samples train.parquet --prompts train_prompts.jsonl "
-                                     "--exclude-prompts val_prompts.jsonl --out verifier.joblib")
-    p.add_argument("--samples", required=True, help="graded sample table (parquet/JSONL) with column 'correct'")
-    p.add_argument("--prompts", required=True, help="prompt table of the training samples")
-    p.add_argument("--exclude-prompts", default=None, help="prompt table that must not overlap the training prompts")
-    p.add_argument("--out", required=True, help="output verifier file (.joblib)")
-    p.add_argument("--embed-model", default=EMBED_MODEL, help="CPU model whose hidden states are the embeddings")
-    p.add_argument("--no-embeddings", action="store_true", help="cheap features only (fast)")
-    p.set_defaults(func=_cli_train)
-    return p

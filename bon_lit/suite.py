@@ -12,7 +12,7 @@ from .schema import read_table, write_table, provenance, validate_samples, valid
 
 # %% auto #0
 __all__ = ['SUITE_FAMILIES', 'SUITE_METHODS', 'SUITE_DOMAINS', 'SUITE_DEFAULTS', 'DATA_DIR', 'suite_configs', 'suite_prompts',
-           'build_suite', 'load_suite', 'add_cli']
+           'build_suite', 'load_suite']
 
 # %% ../nbs/08a_suite.ipynb #24d846ce
 SUITE_FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -149,20 +149,3 @@ def load_suite(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
         raise FileNotFoundError(f"{path} not found: the real suite has not been built/shipped yet; "
                                 "run `bon-lit build-suite` (hours on 2 cores, resumable)")
     return read_table(path), read_table(d / "suite_configs.parquet"), read_table(d / "suite_prompts.parquet")
-
-# %% ../nbs/08a_suite.ipynb #fb69fc9b
-def add_cli(subparsers):
-    "`bon-lit build-suite`: (re)generate the real CPU suite, resumable."
-    import argparse
-    p = subparsers.add_parser("build-suite", help="(re)generate the shipped real CPU suite (hours on 2 cores, resumable)",
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Sample, grade, score and ship the real CPU mini-suite (see nbs/08a_suite.ipynb). "
-                                          "Interrupt at any time; rerun the same command to resume.",
-                              epilog="example:\n  bon-lit build-suite --work suite_build")
-    p.add_argument("--work", default="suite_build", help="working folder for resumable parts (default suite_build)")
-    p.add_argument("--out", default=None, help="where to ship the tables (default: the package's data folder)")
-    p.add_argument("--stages", default="sample,grade,reward,ship", help="comma-separated subset of sample,grade,reward,ship")
-    def run(args):
-        build_suite(args.work, args.out, stages=tuple(args.stages.split(",")))
-        return 0
-    p.set_defaults(func=run)

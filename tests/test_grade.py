@@ -1,6 +1,6 @@
 """Tests for bon_lit.grade: extraction, equivalence (fast path and Math-Verify), the ungradable state,
 grading whole tables, the GSM8K own/other check and the `bon-lit grade` CLI."""
-import argparse, json, time, warnings
+import json, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +9,8 @@ import pytest
 import fastcore.test as fct
 
 import bon_lit.grade as grade
-from bon_lit.grade import (GRADER_VERSION, UngradableWarning, add_cli, answer_key, extract_answer,
+from bon_lit.cli import build_parser
+from bon_lit.grade import (GRADER_VERSION, UngradableWarning, answer_key, extract_answer,
                            grade_samples, is_equivalent, parse_options)
 
 GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
@@ -147,8 +148,7 @@ def test_grader_cli_records_timeouts_in_provenance(tmp_path, monkeypatch):
     samples = pd.DataFrame({"config_id": "c", "prompt_id": ["p"], "sample_idx": [0], "text": [r"\boxed{\sqrt{2}}"],
                             "n_tokens": 3, "finish_reason": "stop", "logprob_sum": -1.0, "token_entropy_mean": 0.5})
     write_table(samples, tmp_path / "s.parquet"); write_table(prompts, tmp_path / "p.parquet")
-    ap = argparse.ArgumentParser(prog="bon-lit")
-    add_cli(ap.add_subparsers())
+    ap = build_parser(["grade"])
     a = ap.parse_args(["grade", str(tmp_path / "s.parquet"), "--prompts", str(tmp_path / "p.parquet"),
                        "--out", str(tmp_path / "g.parquet"), "--quiet", "--timeout", "0.5", "--jobs", "1"])
     with pytest.warns(UngradableWarning):
@@ -214,8 +214,7 @@ def test_cli(tmp_path, capsys):
     s, _, p = example_tables()
     write_table(s.drop(columns=["answer", "correct"]), tmp_path / "s.parquet", provenance={"seed": 0})
     write_table(p, tmp_path / "p.jsonl")
-    ap = argparse.ArgumentParser(prog="bon-lit")
-    add_cli(ap.add_subparsers())
+    ap = build_parser(["grade"])
     a = ap.parse_args(["grade", str(tmp_path / "s.parquet"), "--prompts", str(tmp_path / "p.jsonl"),
                        "--out", str(tmp_path / "g.parquet"), "--quiet"])
     assert a.func(a) == 0

@@ -8,7 +8,6 @@ try:
 except ImportError:  # source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse
 
 import fastcore.test as fct
 import numpy as np
@@ -23,7 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bon_lit import predict as P
-from bon_lit.predict import (DEFAULT_ALPHAS, GainPredictor, add_cli, baseline_table, bootstrap_lasso, check_features,
+from bon_lit.cli import build_parser
+from bon_lit.predict import (DEFAULT_ALPHAS, GainPredictor, baseline_table, bootstrap_lasso, check_features,
                              cross_validate, gain_metrics, lasso_alpha, make_planted, ridge_svd, screen,
                              stability_selection)
 
@@ -315,9 +315,10 @@ def test_read_features_table_drops_settings_bounds_and_targets(lit, tmp_path, mo
     fct.test_eq(set(X.columns), set(NAMES) - {"truncation_rate"})
     assert any("'truncation_rate' dropped: NaN/inf at config(s) ['c003']" in n for n in notes)
     npt.assert_allclose(y, lit.y)
-    monkeypatch.setattr(P, "_registry", lambda: None)        # without bon_lit.features: name-based rules
-    X2, _, _, notes2 = P.read_features_table(tmp_path / "t.csv")
-    fct.test_eq(set(X2.columns), set(NAMES) - {"truncation_rate"})
+    # a table without registry columns: name-based rules (settings, interval bounds and target-like columns are not features)
+    tab.rename(columns={c: f"my_{c}" for c in NAMES}).reset_index().to_csv(tmp_path / "t2.csv", index=False)
+    X2, _, _, notes2 = P.read_features_table(tmp_path / "t2.csv")
+    fct.test_eq(set(X2.columns), {f"my_{c}" for c in NAMES} - {"my_truncation_rate"})
     assert any("constant feature(s) dropped: ['flat']" in n for n in notes2)
 
 
@@ -356,8 +357,7 @@ def test_save_load_roundtrip(pl, tmp_path):
 
 
 def test_cli_fit_and_screen(lit, tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="bon-lit")
-    add_cli(parser.add_subparsers(dest="cmd", required=True))
+    parser = build_parser(["fit"])
     tab = lit.X.join(lit.groups).assign(gain=lit.y, **{"bon@N": lit.y + 0.5})
     tab.reset_index().to_csv(tmp_path / "features.csv", index=False)
     out = tmp_path / "res"

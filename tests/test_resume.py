@@ -12,17 +12,12 @@ import fastcore.test as fct
 import pyarrow.parquet as pq
 
 from bon_lit.schema import example_tables, read_table, validate_samples
-from bon_lit.sampling import FakeSGLangServer, SGLangBackend, sample_table
+from bon_lit.sampling import sample_table
+from bon_lit.sglang import FakeSGLangServer, SGLangBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = ["config_id", "prompt_id", "sample_idx"]
-DRIVER = ("import sys\n"
-          "try:\n    from bon_lit.cli import main\n"
-          "except ImportError:\n"
-          "    import argparse\n    from bon_lit.sampling import add_cli\n"
-          "    def main(argv):\n"
-          "        p = argparse.ArgumentParser(); add_cli(p.add_subparsers()); a = p.parse_args(argv); return a.func(a)\n"
-          "sys.exit(main(sys.argv[1:]))\n")
+DRIVER = "import sys\nfrom bon_lit.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def _tables(n_configs=3, n_prompts=24, n_samples=4):

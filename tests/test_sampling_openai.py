@@ -12,7 +12,8 @@ import pytest
 import fastcore.test as fct
 
 from bon_lit.schema import example_tables, read_table, validate_samples
-from bon_lit.sampling import sample_table, sample_seed, prompt_seed, topk_entropy, render_text, add_cli, HTTPBackendError
+from bon_lit.sampling import sample_table, sample_seed, prompt_seed, topk_entropy, render_text, HTTPBackendError
+from bon_lit.cli import build_parser
 from bon_lit.openai_compat import OpenAIBackend, OpenAIError, FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,9 +200,7 @@ def test_api_key_sent_but_never_stored(srv, tmp_path, monkeypatch):
 # ---------------------------------------------------------------- CLI
 
 def _cli(*argv):
-    import argparse
-    p = argparse.ArgumentParser(prog="bon-lit")
-    add_cli(p.add_subparsers())
+    p = build_parser([str(argv[0])])
     a = p.parse_args([str(x) for x in argv])
     return a.func(a)
 

@@ -8,9 +8,9 @@ import pytest
 import fastcore.test as fct
 
 from bon_lit.schema import example_tables, read_table, validate_samples, SchemaError
-from bon_lit.sampling import (FakeSGLangServer, SGLangBackend, SGLangError, SamplingError, sample_table, score_sglang,
-                              topk_entropy, default_chat_template, prompt_seed, sample_seed, add_cli, _cpu_backend,
-                              _fake_reward, render_text, effective_stop)
+from bon_lit.sampling import SamplingError, sample_table, topk_entropy, prompt_seed, sample_seed, render_text, effective_stop
+from bon_lit.sglang import FakeSGLangServer, SGLangBackend, SGLangError, score_sglang, default_chat_template, _fake_reward
+from bon_lit.cli import build_parser, _cpu_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:bon_lit.tasks is not available")
@@ -336,9 +336,7 @@ def test_score_sglang_errors(srv):
 # ---------------------------------------------------------------- CLI and imports
 
 def _cli(*argv):
-    import argparse
-    p = argparse.ArgumentParser(prog="bon-lit")
-    add_cli(p.add_subparsers())
+    p = build_parser([str(argv[0])])
     a = p.parse_args([str(x) for x in argv])
     return a.func(a)
 

@@ -7,8 +7,8 @@ import pytest
 import fastcore.test as fct
 
 from bon_lit.schema import example_tables
-from bon_lit.sampling import (FakeSGLangServer, SGLangBackend, SamplingError, sample_table, config_fingerprint,
-                              render_text, render_identity)
+from bon_lit.sampling import SamplingError, sample_table, config_fingerprint, render_text, render_identity
+from bon_lit.sglang import FakeSGLangServer, SGLangBackend
 from bon_lit.tasks import render_prompt, make_reasoning_prompts
 
 LITERAL = 'Solve. Reply as JSON {"answer": X}.\n### {question}\n### '
