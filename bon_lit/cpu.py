@@ -190,6 +190,19 @@ def step_distribution(logits, temperature: float = 1.0, return_probs: bool = Fal
     return (logp, ent, p) if return_probs else (logp, ent)
 
 _TOPK_FIRST = 1024
+_SCRATCH = {}
+
+def _scratch_f64(shape):
+    """A reusable float64 buffer of `shape` for the full-vocabulary CDF, consumed before the next call. Writing the
+    cumulative sum into it instead of a fresh 67 MB tensor per step (Gemma-3, 32 rows) halves the cumsum's cost
+    (87 -> 48 ms, 1 thread): the time went to page faults of the new allocation, not to the additions."""
+    import torch
+    n = int(np.prod(shape))
+    buf = _SCRATCH.get("f64")
+    if buf is None or buf.numel() < n:
+        with torch.inference_mode(False):    # a normal tensor: writable inside and outside inference mode
+            buf = _SCRATCH["f64"] = torch.empty(n, dtype=torch.float64)
+    return buf[:n].view(*shape)
 
 def choose_tokens(logp, u, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0, p=None):
     """One token per row from the top-k/top-p/min-p truncation of exp(logp), by inverse CDF with uniforms `u` (B,).
@@ -205,7 +218,7 @@ def choose_tokens(logp, u, temperature: float = 1.0, top_p: float = 1.0, top_k: 
     min_p = float(min_p) if min_p and float(min_p) > 0 else 0.0
     if p is None: p = logp.exp()
     if not (top_k or top_p < 1 or min_p):
-        cdf = p.cumsum(-1, dtype=torch.float64)
+        cdf = torch.cumsum(p, -1, dtype=torch.float64, out=_scratch_f64(p.shape))
         return torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1).clamp_max(V - 1)
     k0 = min(V, top_k or _TOPK_FIRST)
     sp, si = p.topk(k0, dim=-1, sorted=True)

@@ -13,7 +13,7 @@ from .schema import read_table, write_table, provenance, validate_configs, valid
 # %% auto #0
 __all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_DIR', 'grid_configs', 'grid_prompts', 'build_grid',
            'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm', 'score_pass', 'ship_grid', 'load_grid',
-           'method_table', 'grid_status', 'pq_rows']
+           'method_table', 'selection_table', 'grid_status', 'pq_rows']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -366,6 +366,35 @@ def method_table(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     t.insert(2, "gap", t.passN - t.pass1)
     return t.reset_index()
 
+
+# %% ../nbs/08c_grid.ipynb #1252daf5
+def selection_table(samples: pd.DataFrame, configs: pd.DataFrame, reward: str = "reward") -> pd.DataFrame:
+    """Per config: accuracy of pass@1, "pick any answered sample", majority vote and BoN@N under `reward` (exact, ties
+    split), with the paired differences BoN − pass@1 and BoN − any-answered and their SEs over prompts, from a graded,
+    scored sample table (`answer_key`, `correct`, `reward`)."""
+    from bon_lit.metrics import bon_at_k
+    if reward not in samples.columns: raise KeyError(f"selection_table: the sample table has no {reward!r} column; score it first")
+    s = samples.assign(_ok=samples["correct"].fillna(False).astype(bool).to_numpy(),
+                       _ans=samples["answer_key"].notna().astype(float).to_numpy(), _maj=majority_scores(samples))
+    if s[reward].isna().any():
+        bad = s.loc[s[reward].isna(), ["config_id", "prompt_id", "sample_idx"]].iloc[0].tolist()
+        raise ValueError(f"selection_table: column {reward!r} has {int(s[reward].isna().sum())} NaN(s), e.g. {bad}")
+    rows = []
+    for (cid, pid), g in s.groupby(["config_id", "prompt_id"], sort=True):
+        y, N = g["_ok"].to_numpy(), len(g)
+        rows.append((cid, pid, y.mean(), bon_at_k(g["_ans"].to_numpy(), y, N), bon_at_k(g["_maj"].to_numpy(), y, N),
+                     bon_at_k(g[reward].to_numpy(float), y, N), N))
+    per = pd.DataFrame(rows, columns=["config_id", "prompt_id", "pass1", "any_answered", "majority", "bon", "N"])
+    per["d_pass1"], per["d_answered"] = per.bon - per.pass1, per.bon - per.any_answered
+    se = lambda d: d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
+    t = per.groupby("config_id", sort=True).agg(
+        n_prompts=("pass1", "size"), N=("N", "max"), pass1=("pass1", "mean"), any_answered=("any_answered", "mean"),
+        majority=("majority", "mean"), bon=("bon", "mean"), bon_minus_pass1=("d_pass1", "mean"), se_pass1=("d_pass1", se),
+        bon_minus_answered=("d_answered", "mean"), se_answered=("d_answered", se)).reset_index()
+    keys = [c for c in ("family", "method", "domain", "temperature") if c in configs.columns]
+    t = configs[["config_id"] + keys].merge(t, on="config_id", how="inner")
+    t["beats_both"] = (t.bon_minus_pass1 > 0) & (t.bon_minus_answered > 0)
+    return t.sort_values(keys + ["config_id"]).reset_index(drop=True)
 
 # %% ../nbs/08c_grid.ipynb #a3363fa9
 def grid_status(work="grid_build", families=None, methods=None, n_val: int | None = None) -> pd.DataFrame:
