@@ -4,7 +4,7 @@
 
 # %% ../nbs/08c_grid.ipynb #8121e112
 from __future__ import annotations
-import json, time
+import json, time, contextlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -52,22 +52,41 @@ def grid_prompts(n_val: int = 256, n_rm: int = 128, seed: int = 0) -> tuple[pd.D
 # %% ../nbs/08c_grid.ipynb #fc046682
 def _log(msg): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Exclusive lock (`<path>.lock`, flock) around a read-modify-write of a small JSON file: two build processes (one
+    per core) update `timings.json` and `checkpoints.json` of the same folder, and without it the later writer erased
+    the earlier one's entries (seen: lost wall times)."""
+    import fcntl
+    with open(str(path) + ".lock", "a") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(lk, fcntl.LOCK_UN)
+
+def _update_json(path: Path, update) -> dict:
+    "Read `path` (or {}), apply `update(d)` in place, write it back atomically, under `_locked`; return the new dict."
+    from bon_lit.schema import atomic_write
+    with _locked(path):
+        d = json.loads(path.read_text()) if path.exists() else {}
+        update(d)
+        atomic_write(path, lambda f: f.write(json.dumps(d, indent=1, sort_keys=True).encode()))
+    return d
+
 def _checkpoint_guard(work: Path, fam: str, meth: str, meta: dict) -> None:
     """Refuse to add samples from different weights to existing parts: the checkpoint's hash must equal the one this
     build recorded when it first sampled from it (`work/checkpoints.json`)."""
-    from bon_lit.schema import atomic_write
     path = work / "checkpoints.json"
-    recs = json.loads(path.read_text()) if path.exists() else {}
     key, sha = f"{fam}/{meth}", meta["weights_sha256"]
-    if key in recs and recs[key]["weights_sha256"] != sha:
-        raise RuntimeError(f"checkpoint {key} was rebuilt with different weights ({sha[:16]} vs {recs[key]['weights_sha256'][:16]} "
-                           f"recorded in {path}): its earlier samples came from other weights. Delete its config folders "
-                           f"under {work}/val/parts and {work}/rm/parts and its entry in {path} to resample it.")
-    if key not in recs:
-        recs[key] = {"weights_sha256": sha, "fingerprint": meta.get("fingerprint"), "recipe": meta.get("recipe"),
-                     "train_seconds": meta.get("seconds"), "data": meta.get("data"),
-                     "train": {k: (meta.get("train") or {}).get(k) for k in ("steps", "examples", "seconds", "loss_first", "loss_last")}}
-        atomic_write(path, lambda f: f.write(json.dumps(recs, indent=1, sort_keys=True).encode()))
+    def check_or_add(recs):
+        if key in recs and recs[key]["weights_sha256"] != sha:
+            raise RuntimeError(f"checkpoint {key} was rebuilt with different weights ({sha[:16]} vs {recs[key]['weights_sha256'][:16]} "
+                               f"recorded in {path}): its earlier samples came from other weights. Delete its config folders "
+                               f"under {work}/val/parts and {work}/rm/parts and its entry in {path} to resample it.")
+        if key not in recs:
+            recs[key] = {"weights_sha256": sha, "fingerprint": meta.get("fingerprint"), "recipe": meta.get("recipe"),
+                         "train_seconds": meta.get("seconds"), "data": meta.get("data"),
+                         "train": {k: (meta.get("train") or {}).get(k) for k in ("steps", "examples", "seconds", "loss_first", "loss_last")}}
+    _update_json(path, check_or_add)
 
 def build_grid(work="grid_build", families=None, methods=None, stages=("train", "sample"), ckpt_root=None,
                progress: bool = True, skip_missing: bool = False, passes=("rm", "val"), **kw) -> dict:
@@ -83,8 +102,11 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
     o = {**GRID_DEFAULTS, **kw}
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     tpath = work / "timings.json"
-    timings = json.loads(tpath.read_text()) if tpath.exists() else {}
-    save = lambda: atomic_write(tpath, lambda f: f.write(json.dumps(timings, indent=1, sort_keys=True).encode()))
+    def record(*path, seconds, add=False):                # re-read under the lock: another process may have written
+        def up(d):
+            for k in path[:-1]: d = d.setdefault(k, {})
+            d[path[-1]] = round((d.get(path[-1], 0.0) if add else 0.0) + seconds, 1)
+        return _update_json(tpath, up)
     if not (work / "prompts_val.parquet").exists() or len(read_table(work / "prompts_val.parquet")) != 2 * o["n_val"]:
         val, rm = grid_prompts(o["n_val"], o["n_rm"], o["seed"])
         write_table(val, work / "prompts_val.parquet", provenance(stage="prompts", seed=o["seed"], n_val=o["n_val"]))
@@ -97,8 +119,7 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
             key = f"{fam}/{meth}"
             if "train" in stages:
                 meta = build_checkpoint(fam, meth, ckpt_root, progress=progress)
-                timings.setdefault("train_s", {})[key] = meta.get("seconds", 0.0)
-                save()
+                record("train_s", key, seconds=meta.get("seconds") or 0.0)
             if "sample" in stages:
                 try: meta = checkpoint_meta(fam, meth, ckpt_root)
                 except FileNotFoundError as e:
@@ -113,15 +134,13 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                     t0 = time.time()
                     _log(f"{key}: sampling the {name} pass ({len(c)} configs × {len(p) // 2} prompts × N={int(c.n_samples.iloc[0])})")
                     sample_table(c, p, work / name, backend, progress=progress)
-                    run = timings.setdefault("sample_s", {}).setdefault(name, {})
-                    run[key] = round(run.get(key, 0.0) + time.time() - t0, 1)
-                    save()
+                    record("sample_s", name, key, seconds=time.time() - t0, add=True)
     for stage, fn in (("orm", lambda: grid_orm(work, ckpt_root=ckpt_root, progress=progress)),
                       ("ship", lambda: ship_grid(work, progress=progress))):
         if stage in stages:
             t0 = time.time(); fn()
-            timings[f"{stage}_s"] = round(time.time() - t0, 1); save()
-    return timings
+            record(f"{stage}_s", seconds=time.time() - t0)
+    return json.loads(tpath.read_text()) if tpath.exists() else {}
 
 
 # %% ../nbs/08c_grid.ipynb #9b905046
