@@ -205,7 +205,7 @@ def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, trained_ckpts) -
 
 def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3/sft_lora"), losses=("bce", "bt"),
              spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True, train_checkpoints=None,
-             synthetic_prompts: int = 0, synthetic_negatives: int = 1) -> dict:
+             synthetic_prompts: int = 0, synthetic_negatives: int = 1, scoring_precision: str = "fp32") -> dict:
     """Train the suite's ORM on the `rm` pass (minus held-out prompts and checkpoints), one candidate per loss, keep the
     best by held-out within-prompt AUROC, and compare with the cheap-feature verifier and majority vote on the same
     held-out rows. `train_checkpoints`: train only on these (default: every checkpoint not held out), so that a rerun
@@ -213,6 +213,8 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     `synthetic_prompts`: per domain, the first that many `rm`-split questions (the sampled ones included) give a gold
     solution and `synthetic_negatives` corruptions of it (`bon_lit.orm.synthetic_samples`) as extra training rows;
     held-out prompts are excluded from them too.
+    `scoring_precision`: numeric path of the held-out scoring (`fp32` or `bf16`), recorded with each candidate; the
+    suite's passes are scored the same way (`score_pass`), so the AUROC in `orm.json` is the verifier actually used.
     Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
     Writes `work/orm.json` (specs, data hashes, weight hashes, AUROCs); returns it."""
     from dataclasses import replace as _replace, asdict
@@ -258,9 +260,10 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
             orm = load_orm(folder); sha = json.loads((folder / "orm.json").read_text())["weights_sha256"]
         else:
             orm = train_orm(train, train_prompts, s, progress=progress); sha = save_orm(orm, folder)
-        scores[loss] = score_samples_orm(orm, test, prompts, progress=progress)
+        scores[loss] = score_samples_orm(orm, test, prompts, progress=progress, precision=scoring_precision)
         t = test.assign(reward=scores[loss])
         cands[loss] = {"spec": asdict(s), "fingerprint": s.fingerprint(), "weights_sha256": sha, "folder": str(folder),
+                       "scoring_precision": scoring_precision,
                        "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, trained)}
         _log(f"ORM {loss}: " + ", ".join(f"{k} {v['within_prompt']:.3f}" for k, v in cands[loss]["auroc"].items()))
     best = max(cands, key=lambda l: np.mean([cands[l]["auroc"][f"{d}/all"]["within_prompt"] for d in GRID_DOMAINS]))
@@ -297,13 +300,16 @@ def _chosen_orm(work: Path):
 
 def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> pd.DataFrame:
     """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward).
-    Resumable: one file per config under `work/name/rewards/`, named by the ORM's weight hash."""
+    Resumable: one file per config under `work/name/rewards/`, named by the ORM's weight hash (and `-bf16` when the
+    chosen candidate's `scoring_precision` is bf16: rewards of two numeric paths never mix)."""
     from bon_lit.orm import score_samples_orm
     from bon_lit.sampling import _safe_name
     from tqdm import tqdm
     work = Path(work)
     orm, rec = _chosen_orm(work)
-    sha = rec["candidates"][rec["chosen"]]["weights_sha256"][:12]
+    cand = rec["candidates"][rec["chosen"]]
+    precision = cand.get("scoring_precision", "fp32")
+    sha = cand["weights_sha256"][:12] + ("" if precision == "fp32" else f"-{precision}")
     samples, _ = read_pass(work, name)
     prompts = read_table(work / f"prompts_{name}.parquet")
     rdir = work / name / "rewards"; rdir.mkdir(parents=True, exist_ok=True)
@@ -313,8 +319,10 @@ def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> p
         if path.exists():
             r = read_table(path)
         else:
-            r = g[["config_id", "prompt_id", "sample_idx"]].assign(reward=score_samples_orm(orm, g, prompts, progress=False))
-            write_table(r, path, provenance(stage="orm_scoring", orm_weights_sha256=rec["candidates"][rec["chosen"]]["weights_sha256"]))
+            r = g[["config_id", "prompt_id", "sample_idx"]].assign(
+                reward=score_samples_orm(orm, g, prompts, progress=False, precision=precision))
+            write_table(r, path, provenance(stage="orm_scoring", orm_weights_sha256=cand["weights_sha256"],
+                                            scoring_precision=precision))
         out.append(r)
     return pd.concat(out, ignore_index=True)
 

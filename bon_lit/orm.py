@@ -339,7 +339,8 @@ def score_samples_orm(orm: ORM, samples: pd.DataFrame, prompts: pd.DataFrame, ba
     if missing: raise ValueError(f"score_samples_orm: {len(missing)} prompt_id(s) not in the prompt table, e.g. {missing[:3]}")
     out = np.empty(len(samples))
     groups = samples.groupby("prompt_id", sort=True).indices
-    amp = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    from bon_lit.cpu import _precision_context
+    amp = _precision_context(precision, orm.model)       # bf16: autocast, linear weights cast once (bit-identical)
     with torch.inference_mode(), amp:
         for pid, rows in tqdm(groups.items(), desc="ORM scoring", disable=not progress, mininterval=10):
             enc = _encode(orm, [q[pid]] * len(rows), samples["text"].to_numpy()[rows])
