@@ -772,7 +772,7 @@ def _add_report(sub):
 
 # %% ../nbs/10_cli.ipynb #cf086ece
 def _cmd_build_suite(args) -> int:
-    from bon_lit.suite import build_suite
+    from bon_lit.suite_build import build_suite
     build_suite(args.work, args.out, stages=tuple(args.stages.split(",")))
     return 0
 
@@ -781,7 +781,7 @@ def _add_suite(sub):
     "Register `build-suite`."
     p = sub.add_parser("build-suite", help=COMMANDS["build-suite"][1],
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Sample, grade, score and ship the real CPU mini-suite (see nbs/08a_suite.ipynb). "
+                       description="Sample, grade, score and ship the real CPU mini-suite (see nbs/08aa_suite_build.ipynb). "
                                    "Interrupt at any time; rerun the same command to resume.",
                        epilog="example:\n  bon-lit build-suite --work suite_build")
     p.add_argument("--work", default="suite_build", help="working folder for resumable parts (default suite_build)")
