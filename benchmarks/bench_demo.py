@@ -123,7 +123,7 @@ def main(argv=None):
                                  canonical_order, DEFAULT_ALPHAS, bootstrap_lasso)
     cv0 = res.cv["loo"]
     X, y = res.features.loc[cv0.y.index, res.feature_names], cv0.y
-    st = res.summary["settings"]
+    st = res.settings
     groups = res.features.loc[X.index, ["domain"]].astype(str)
     kw = dict(n_boot=st["n_boot"], n_perm=st["n_perm"], top_k=st["top_k"], seed=st["seed"], strata="domain",
               n_seeds=st["n_seeds"])

@@ -75,11 +75,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     if args.data == "demo":                              # the shipped real suite's features, as the pipeline selects on them
-        from bon_lit.report import demo
+        from bon_lit.suite import load_suite
+        from bon_lit.pipeline import run_pipeline
         from bon_lit.predict import feature_groups
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r0 = demo(write=False, progress=False, echo=False, B=2, n_perm=2, n_boot=2, n_seeds=1, n_splits=2)
+            s0 = load_suite()
+            r0 = run_pipeline(s0.samples, s0.configs, s0.prompts, progress=False, B=2, n_perm=2, n_boot=2, n_seeds=1, n_splits=2)
         y0 = r0.cv["loo"].y; X0 = r0.features.loc[y0.index, r0.feature_names]
         X0 = X0[list(feature_groups(X0).kept)]
         args.n, args.p = X0.shape

@@ -130,7 +130,7 @@ def _cmd_validate(args) -> int:
             kind = args.kind or detect_kind(df)
             validate_table(df, kind)
         else:
-            from bon_lit.report import MIN_CONFIGS
+            from bon_lit.pipeline import MIN_CONFIGS
             tabs = {k: read_table(p) for k, p in suite.items()}
             for k, df in tabs.items():
                 try: got = detect_kind(df)
@@ -709,7 +709,8 @@ def _pipeline_kwargs(args) -> dict:
 
 def _cmd_demo(args) -> int:
     from bon_lit.schema import SchemaError
-    from bon_lit.report import demo, _Progress
+    from bon_lit.report import demo
+    from bon_lit.pipeline import _Progress
     try: demo(args.out, data_dir=args.data_dir, **_pipeline_kwargs(args))
     except SchemaError as e:
         _Progress.interrupted(); print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
@@ -720,11 +721,12 @@ def _cmd_demo(args) -> int:
 
 def _cmd_run(args) -> int:
     from bon_lit.schema import SchemaError
-    from bon_lit.report import run_pipeline, _Progress
+    from bon_lit.report import run_report
+    from bon_lit.pipeline import _Progress
     try:
         tabs = {k: _read_checked(getattr(args, k), k) for k in ("samples", "configs", "prompts")}
-        run_pipeline(tabs["samples"], tabs["configs"], tabs["prompts"], args.out, source=str(args.samples),
-                     title=args.title or f"bon_lit report: {Path(args.samples).name}", **_pipeline_kwargs(args))
+        run_report(tabs["samples"], tabs["configs"], tabs["prompts"], args.out, source=str(args.samples),
+                   title=args.title or f"bon_lit report: {Path(args.samples).name}", **_pipeline_kwargs(args))
     except SchemaError as e:
         _Progress.interrupted(); print(f"bon-lit run: invalid input: {e}", file=sys.stderr); return 1
     except ValueError as e:
@@ -772,7 +774,7 @@ def _add_report(sub):
 
 # %% ../nbs/10_cli.ipynb #cf086ece
 def _cmd_build_suite(args) -> int:
-    from bon_lit.suite import build_suite
+    from bon_lit.suite_build import build_suite
     build_suite(args.work, args.out, stages=tuple(args.stages.split(",")))
     return 0
 
@@ -781,7 +783,7 @@ def _add_suite(sub):
     "Register `build-suite`."
     p = sub.add_parser("build-suite", help=COMMANDS["build-suite"][1],
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Sample, grade, score and ship the real CPU mini-suite (see nbs/08a_suite.ipynb). "
+                       description="Sample, grade, score and ship the real CPU mini-suite (see nbs/08aa_suite_build.ipynb). "
                                    "Interrupt at any time; rerun the same command to resume.",
                        epilog="example:\n  bon-lit build-suite --work suite_build")
     p.add_argument("--work", default="suite_build", help="working folder for resumable parts (default suite_build)")

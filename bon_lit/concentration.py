@@ -40,7 +40,7 @@ def _check_range(a, b):
 
 # %% auto #0
 __all__ = ['AGGREGATES', 'TERMS', 'STUDY_FEATURES', 'hoeffding_eps', 'bernstein_eps', 'variance_eps', 'std_eps', 'FeatureBound',
-           'feature_bounds', 'n_prompts_of', 'feature_eps', 'linear_noise_var', 'Calibration', 'calibrate',
+           'feature_bounds', 'boundable', 'n_prompts_of', 'feature_eps', 'linear_noise_var', 'Calibration', 'calibrate',
            'PredictionIntervals', 'prediction_intervals', 'suite_truth', 'suite_tables', 'RankingCertificate',
            'ranking_guarantee', 'synthetic_suite', 'prompts_needed', 'width_by_n', 'simulate_coverage',
            'coverage_study', 'summarize_study', 'JackknifePlus', 'jackknife_plus', 'jackknife_plus_oof',
@@ -187,6 +187,16 @@ def feature_bounds(features: Sequence[str], registry=None, N: int | None = None,
         out[f] = _bound_from(f, spec, N, max_len, vocab_size)
     if missing: raise ValueError(f"no range known for feature(s) {missing}: add them to the registry or pass `ranges`")
     return out
+
+# %% ../nbs/05_concentration.ipynb #d39050cf
+def boundable(feature: str, N: int, max_len: int, registry=None) -> bool:
+    """Whether the concentration analysis has a deviation bound for `feature` (registry: `bon_lit.features.FEATURES` by
+    default): the rule of `feature_bounds` (a mean / std / var of a per-prompt statistic with a finite range)."""
+    if registry is None: from bon_lit.features import FEATURES as registry
+    if feature not in registry: return False
+    try: _bound_from(feature, registry[feature], N, max_len)
+    except ValueError: return False
+    return True
 
 # %% ../nbs/05_concentration.ipynb #3b50c78b
 def _per_config(prompt_stats: pd.DataFrame, columns: Sequence[str]) -> dict:

@@ -27,11 +27,12 @@ from .features import FEATURES
 # %% auto #0
 __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', 'PARALLEL_MIN_WORK', 'SELECTION_RULES',
            'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS', 'Planted', 'make_planted',
-           'numeric_features', 'is_constant', 'check_features', 'check_target', 'ridge_svd', 'canonical_order',
-           'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability', 'split_half_reliability',
-           'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability', 'bootstrap_lasso', 'StabilitySelection',
-           'stability_selection', 'BestSubset', 'best_subset', 'planted_correlated', 'selection_recovery', 'CoreRidge',
-           'BaselineTable', 'baseline_table', 'ScreenResult', 'screen', 'read_features_table']
+           'numeric_features', 'is_constant', 'feature_problems', 'check_features', 'check_target', 'usable_features',
+           'ridge_svd', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability',
+           'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
+           'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'BestSubset', 'best_subset',
+           'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable', 'baseline_table', 'ScreenResult',
+           'screen', 'read_features_table']
 
 # %% ../nbs/04_predict.ipynb #8d8c01e7
 @dataclass(frozen=True, eq=False)
@@ -117,6 +118,20 @@ def _fmt_ids(ids, k=5) -> str:
     return repr(ids[:k])[:-1] + (f", ... ({len(ids)} in all)]" if len(ids) > k else "]")
 
 
+def feature_problems(F: pd.DataFrame, fit=None) -> dict:
+    """Why each column of the float table `F` cannot enter a model, {column: problem}: `("nonfinite", row ids)` when
+    some row is NaN/inf, else `("constant", n, value)` when it has zero variance (`is_constant`) over the rows `fit`
+    (default: all rows; never with fewer than 2 rows). The one rule `check_features` and `usable_features` apply."""
+    A = F.to_numpy(float)
+    W = A if fit is None else F.loc[list(fit)].to_numpy(float)
+    bad = ~np.isfinite(A)
+    out = {}
+    for j, c in enumerate(F.columns):
+        if bad[:, j].any(): out[c] = ("nonfinite", list(F.index[bad[:, j]]))
+        elif len(W) > 1 and is_constant(W[:, [j]])[0]: out[c] = ("constant", len(W), W[0, j])
+    return out
+
+
 def check_features(X, features: Sequence[str] | None = None, *, allow_constant: bool = False,
                    where: str = "") -> pd.DataFrame:
     "Validated float feature table (rows = configurations); raises `ValueError` naming the problem."
@@ -133,13 +148,12 @@ def check_features(X, features: Sequence[str] | None = None, *, allow_constant: 
     nonnum = [f for f in features if not pd.api.types.is_numeric_dtype(X[f]) or pd.api.types.is_bool_dtype(X[f])]
     if nonnum: raise ValueError(f"{pre}feature column(s) {nonnum} are not numeric")
     F = X[features].astype(float)
-    A = F.to_numpy()
-    bad = ~np.isfinite(A)
-    if bad.any():
-        parts = [f"{c!r} at config(s) {_fmt_ids(F.index[bad[:, j]])}" for j, c in enumerate(features) if bad[:, j].any()]
-        raise ValueError(f"{pre}NaN/inf feature values: " + "; ".join(parts))
-    if not allow_constant and len(F) > 1:
-        const = [c for c, k in zip(features, is_constant(A)) if k]
+    problems = feature_problems(F)
+    bad = {c: p[1] for c, p in problems.items() if p[0] == "nonfinite"}
+    if bad:
+        raise ValueError(f"{pre}NaN/inf feature values: " + "; ".join(f"{c!r} at config(s) {_fmt_ids(ids)}" for c, ids in bad.items()))
+    if not allow_constant:
+        const = [c for c, p in problems.items() if p[0] == "constant"]
         if const:
             raise ValueError(f"{pre}constant feature(s) {const} (zero variance over the {len(F)} configurations): "
                              "they cannot be standardised and carry no information; drop them")
@@ -164,6 +178,20 @@ def check_target(y, index: pd.Index, where: str = "") -> pd.Series:
     if bad.any(): raise ValueError(f"{pre}target is NaN/inf for configuration(s) {_fmt_ids(index[bad])}")
     if len(y) > 1 and np.ptp(y.to_numpy()) == 0: raise ValueError(f"{pre}target is constant: nothing to predict or rank")
     return y.rename(y.name if y.name is not None else "gain")
+
+# %% ../nbs/04_predict.ipynb #f94d0c30
+def usable_features(ft: pd.DataFrame, fit_ids, all_ids=None, features: Sequence[str] | None = None) -> tuple[list, dict]:
+    """Columns of the features table `ft` usable as predictors (`features`, default: the registered `FEATURES` present
+    in `ft`): finite for every configuration in `all_ids` (default `fit_ids`) and not constant over `fit_ids`.
+    Returns (features, {dropped feature: reason})."""
+    all_ids = list(fit_ids if all_ids is None else all_ids)
+    cand = [f for f in FEATURES if f in ft.columns] if features is None else list(features)
+    problems = feature_problems(ft.loc[all_ids, cand], fit=list(fit_ids))
+    dropped = {}
+    for f, p in problems.items():
+        if p[0] == "nonfinite": dropped[f] = f"NaN/inf for {len(p[1])} configuration(s), e.g. {p[1][:3]}"
+        else: dropped[f] = f"constant across the {p[1]} fitted configurations (value {p[2]:.4g})"
+    return [f for f in cand if f not in problems], dropped
 
 # %% ../nbs/04_predict.ipynb #d568bfad
 DEFAULT_ALPHAS = np.logspace(-3, 3, 25)

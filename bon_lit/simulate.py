@@ -177,18 +177,20 @@ def make_prompts(n_prompts: int, rng, prefix: str = "") -> dict:
 # %% ../nbs/00a_simulate.ipynb #a15c3e38
 @dataclass
 class Suite:
-    "A simulated suite: real-schema tables plus the population truths they were drawn from."
+    """A suite: the three tables of the data contract and, when it was simulated, the population truths it was drawn
+    from (`simulate_suite`; a real suite, `bon_lit.suite.load_suite`, has no `truth`, `latent` or `params`)."""
     samples: pd.DataFrame
     configs: pd.DataFrame
     prompts: pd.DataFrame
-    truth: pd.DataFrame      # per config: pass@1, pass@N, bon@N, gain, coverage_gap (closed form)
-    latent: pd.DataFrame     # per config latent parameters (a, s, alpha, d, h, e, g, mu, lam)
-    params: SimParams
-    n_samples: int
-    seed: int
+    truth: pd.DataFrame | None = None      # per config: pass@1, pass@N, bon@N, gain, coverage_gap (closed form)
+    latent: pd.DataFrame | None = None     # per config latent parameters (a, s, alpha, d, h, e, g, mu, lam)
+    params: SimParams | None = None
+    n_samples: int | None = None
+    seed: int | None = None
 
     def population(self, n_prompts: int = 20_000, seed: int | None = None, with_text: bool = False) -> pd.DataFrame:
         "A fresh, large draw of prompts and samples from the same configurations (for population feature values)."
+        if self.latent is None: raise ValueError("a real suite has no population to draw from: only a simulated one has")
         seed = self.seed + 10_007 if seed is None else seed
         rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
         prompts = make_prompts(n_prompts, rng, prefix="pop")
@@ -196,9 +198,11 @@ class Suite:
 
     def __repr__(self):
         per_cfg = int(self.samples.groupby("config_id")["prompt_id"].nunique().iloc[0])
-        return (f"Suite({len(self.configs)} configs × {per_cfg} prompts × N={self.n_samples}; "
-                f"gain {self.truth.gain.min():.3f}..{self.truth.gain.max():.3f}; seed={self.seed})")
+        gain = "" if self.truth is None else f"gain {self.truth.gain.min():.3f}..{self.truth.gain.max():.3f}; "
+        return f"Suite({len(self.configs)} configs × {per_cfg} prompts × N={self.n_samples}; {gain}seed={self.seed})"
 
+
+# %% ../nbs/00a_simulate.ipynb #315e16b5
 def simulate_suite(n_configs: int = 36, n_prompts: int = 200, n_samples: int = 16, seed: int = 0,
                    params: SimParams | None = None, with_text: bool = True) -> Suite:
     """Simulate a suite: `n_configs` configurations, each sampled `n_samples` times on `n_prompts` prompts

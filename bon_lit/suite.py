@@ -4,15 +4,14 @@
 
 # %% ../nbs/08a_suite.ipynb #06f3b9e5
 from __future__ import annotations
-import json, time, platform
 from pathlib import Path
-import numpy as np
 import pandas as pd
-from .schema import read_table, write_table, provenance, validate_samples, validate_configs, validate_prompts, atomic_write
+from .schema import read_table, validate_configs, validate_prompts
+from .simulate import Suite
 
 # %% auto #0
 __all__ = ['SUITE_FAMILIES', 'SUITE_METHODS', 'SUITE_DOMAINS', 'SUITE_DEFAULTS', 'DATA_DIR', 'suite_configs', 'suite_prompts',
-           'build_suite', 'load_suite']
+           'load_suite']
 
 # %% ../nbs/08a_suite.ipynb #24d846ce
 SUITE_FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -45,107 +44,16 @@ def suite_prompts(n_val: int = 64, n_train: int = 24, seed: int = 0) -> tuple[pd
     check_disjoint(val, train)
     return validate_prompts(val), validate_prompts(train)
 
-# %% ../nbs/08a_suite.ipynb #09ab5823
-def _log(msg): print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-def build_suite(work="suite_build", out_dir=None, stages=("sample", "grade", "reward", "ship"), **kw) -> dict:
-    "Generate (or resume) the real CPU suite in `work`; ship it to `out_dir` (default: the package's data folder)."
-    from bon_lit.sampling import sample_table
-    o = {**SUITE_DEFAULTS, **kw}
-    work = Path(work); work.mkdir(parents=True, exist_ok=True)
-    out_dir = Path(out_dir) if out_dir else DATA_DIR
-    timings = json.loads((work / "timings.json").read_text()) if (work / "timings.json").exists() else {}
-    # prompt and config tables are written once: a resumed build uses exactly the same ones
-    if not (work / "prompts_val.parquet").exists():
-        val, train = suite_prompts(o["n_val"], o["n_train"], o["seed"])
-        write_table(train, work / "prompts_train.parquet", provenance(stage="prompts", seed=o["seed"]))
-        write_table(val, work / "prompts_val.parquet", provenance(stage="prompts", seed=o["seed"]))
-    val, train = read_table(work / "prompts_val.parquet"), read_table(work / "prompts_train.parquet")
-    configs = suite_configs(o["n_samples"], o["max_new_tokens"], o["seed"])
-    train_configs = configs.assign(n_samples=o["n_train_samples"], seed=o["seed"] + 1)
-    from bon_lit.cpu import CPUBackend
-    backend = CPUBackend()
-    save_timings = lambda: atomic_write(work / "timings.json", lambda f: f.write(json.dumps(timings, indent=1).encode()))
-    if "sample" in stages:
-        t0 = time.time()
-        run = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "completed": False}
-        try:
-            _log(f"sampling verifier-training pass: {len(train_configs)} configs × {len(train) // 2} prompts × {o['n_train_samples']}")
-            sample_table(train_configs, train, work / "train", backend)
-            _log(f"sampling validation pass: {len(configs)} configs × {len(val) // 2} prompts × N={o['n_samples']}")
-            sample_table(configs, val, work / "val", backend)
-            run["completed"] = True
-        finally:   # an interrupted run is still counted (a SIGKILL is not: each part's own wall time covers that)
-            run["seconds"] = round(time.time() - t0, 1)
-            timings.setdefault("sample_runs", []).append(run)
-            timings["sample_s"] = round(sum(r["seconds"] for r in timings["sample_runs"]), 1)
-            save_timings()
-    if "grade" in stages:
-        from bon_lit.grade import grade_samples
-        t0 = time.time()
-        for split, prompts in (("train", train), ("val", val)):
-            s = read_table(work / split / "samples.parquet")
-            g = grade_samples(s, prompts)
-            grading = {k: v for k, v in g.attrs["grading"].items() if k != "ungradable_examples"}
-            write_table(g, work / f"graded_{split}.parquet", {**s.attrs.get("provenance", {}), "grading": grading})
-        timings["grade_s"] = round(time.time() - t0, 1)
-        save_timings()
-    if "reward" in stages:
-        from bon_lit import reward
-        t0 = time.time()
-        gtrain, gval = read_table(work / "graded_train.parquet"), read_table(work / "graded_val.parquet")
-        # cheap-feature verifier: the embedding verifier costs ~0.7 s/sample on 2 cores (hours for the suite)
-        # and scored no better on held-out prompts in 07_reward (pooled AUROC 0.73 vs 0.77)
-        ver = reward.train_verifier(gtrain, train, exclude_prompts=val, embed_model=None)   # deterministic: no seed
-        ver.save(work / "verifier.joblib")
-        scored = reward.score_samples(gval, val, verifier=ver)
-        ev = reward.evaluate_verifier(scored)   # held-out: validation prompts were never seen in training
-        _log(f"verifier on validation samples: {ev}")
-        verifier = {"file": "suite_verifier.joblib", "format": ver.FORMAT, "embed_model": ver.embed_model,
-                    "feature_names": list(ver.feature_names), "info": ver.info,
-                    "trained_on": f"{len(gtrain):,} samples of {gtrain.prompt_id.nunique()} training prompts (disjoint from validation)"}
-        write_table(scored, work / "scored_val.parquet", {**gval.attrs.get("provenance", {}), "verifier": verifier,
-                                                          "verifier_eval": ev})
-        timings["reward_s"] = round(time.time() - t0, 1)
-        timings["verifier_eval_val"] = ev
-        save_timings()
-    if "ship" in stages:
-        import shutil
-        scored = read_table(work / "scored_val.parquet")
-        scored = validate_samples(scored, prompts=val, configs=configs, require=("reward",))
-        sp = scored.attrs.get("provenance", {})
-        prov = provenance(suite="bon_lit real CPU mini-suite", build_command="bon-lit build-suite --work suite_build",
-                          options=o, sampling=sp.get("sampling", {}), grading=sp.get("grading", {}),
-                          verifier=sp.get("verifier", {}), verifier_eval=sp.get("verifier_eval", {}), timings=timings,
-                          sampling_parts_timing=_parts_timing(work),
-                          models={m: backend.identity({"model": m, "config_id": m}) for m in SUITE_FAMILIES.values()})
-        out_dir.mkdir(parents=True, exist_ok=True)
-        keep = [c for c in scored.columns if c != "text"] + ["text"]
-        write_table(scored[keep], out_dir / "suite_samples.parquet", prov)
-        write_table(configs, out_dir / "suite_configs.parquet", prov)
-        write_table(val, out_dir / "suite_prompts.parquet", prov)
-        # the verifier that produced the reward column ships too, so every reward can be recomputed
-        if (work / "verifier.joblib").exists(): shutil.copyfile(work / "verifier.joblib", out_dir / "suite_verifier.joblib")
-        _log(f"shipped {len(scored):,} samples to {out_dir}")
-    return timings
-
-
-def _parts_timing(work: Path) -> dict:
-    "Per pass (train, val): sampling wall time summed over the finished parts that recorded it (`sampling.parts_timing`)."
-    from bon_lit.sampling import parts_timing
-    out = {}
-    for split in ("train", "val"):
-        d = Path(work) / split / "parts"
-        ts = [parts_timing(c) for c in sorted(d.iterdir()) if c.is_dir()] if d.exists() else []
-        out[split] = {k: round(sum(t[k] for t in ts), 3) for k in ts[0]} if ts else {}
-    return out
-
-# %% ../nbs/08a_suite.ipynb #06d9ed4b
-def load_suite(data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    "The shipped real suite: (samples, configs, prompts), provenance in each table's `attrs`."
+# %% ../nbs/08a_suite.ipynb #2e82a512
+def load_suite(data_dir=None) -> Suite:
+    """The shipped real suite as a `Suite` (the shape `simulate_suite` returns, without population truths): samples,
+    configs and prompts, provenance in each table's `attrs`."""
     d = Path(data_dir) if data_dir else DATA_DIR
     path = d / "suite_samples.parquet"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the real suite has not been built/shipped yet; "
                                 "run `bon-lit build-suite` (hours on 2 cores, resumable)")
-    return read_table(path), read_table(d / "suite_configs.parquet"), read_table(d / "suite_prompts.parquet")
+    samples, configs = read_table(path), read_table(d / "suite_configs.parquet")
+    seed = samples.attrs.get("provenance", {}).get("options", {}).get("seed")
+    return Suite(samples, configs, read_table(d / "suite_prompts.parquet"), n_samples=int(configs["n_samples"].max()),
+                 seed=None if seed is None else int(seed))

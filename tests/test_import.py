@@ -21,7 +21,8 @@ RENAME = {"config_id": "run_name", "prompt_id": "qid", "sample_idx": "k", "text"
 
 @pytest.fixture(scope="module")
 def suite():
-    return load_suite()
+    s = load_suite()
+    return s.samples, s.configs, s.prompts
 
 
 def _dump(samples, configs, prompts, seed=18):

@@ -84,6 +84,15 @@ def test_parser_sees_imports():
     assert "schema" in g["sampling"]                                      # a relative module-level import
 
 
+def test_pipeline_and_suite_modules():
+    "The pipeline computes, the report renders it; loading the shipped suite imports no sampling stack (the build does)."
+    g, nb = graph()
+    assert _order(nb["suite"]) < _order(nb["suite_build"]) < _order(nb["pipeline"]) < _order(nb["report"])
+    assert "pipeline" in g["report"] and "report" not in g["pipeline"]
+    assert g["suite"] <= {"schema", "simulate", "tasks"}, g["suite"]
+    assert {"sampling", "cpu", "grade", "reward", "suite"} <= g["suite_build"]
+
+
 def test_no_import_cycle():
     g, _ = graph()
     c = _cycle(g)

@@ -1,4 +1,4 @@
-"End-to-end: `run_pipeline` / `bon-lit run` / `bon-lit demo` write a self-contained report.html and a byte-stable summary.json."
+"End-to-end: `run_pipeline` + `write_report` (`run_report`) / `bon-lit run` / `bon-lit demo` write a self-contained report.html and a byte-stable summary.json."
 import json, re, subprocess, time
 import numpy as np
 import pandas as pd
@@ -6,7 +6,8 @@ import pytest
 import fastcore.test as fct
 from bon_lit.schema import write_table
 from bon_lit.simulate import simulate_suite
-from bon_lit.report import run_pipeline
+from bon_lit.pipeline import run_pipeline
+from bon_lit.report import run_report
 
 try:                                  # the real suite, once it is built and shipped in bon_lit/data
     from bon_lit.suite import load_suite
@@ -22,9 +23,7 @@ SECTIONS = ("summary", "prediction", "baselines", "stability", "intervals", "scr
 def _tables():
     "The shipped real suite when bon_lit.suite exists, else a simulated one of the same size class."
     if HAVE_SUITE:
-        s = REAL
-        if all(hasattr(s, a) for a in ("samples", "configs", "prompts")): return s.samples, s.configs, s.prompts
-        return tuple(s)
+        return REAL.samples, REAL.configs, REAL.prompts
     s = simulate_suite(24, 80, 16, seed=0)
     return s.samples, s.configs, s.prompts
 
@@ -37,7 +36,7 @@ def runs(tmp_path_factory):
     for name in ("a", "b"):
         d = tmp_path_factory.mktemp(name)
         t = time.perf_counter()
-        res = run_pipeline(samples, configs, prompts, d, seed=0, progress=False, echo=False)
+        res = run_report(samples, configs, prompts, d, seed=0, progress=False, echo=False)
         out.append((d, res, time.perf_counter() - t))
     return out
 
@@ -60,7 +59,7 @@ def test_report_html(runs):
 def test_summary_keys_and_types(runs):
     d, res, _ = runs[0]
     s = json.loads((d / "summary.json").read_text())
-    fct.test_eq(s, res.summary)
+    fct.test_eq(s, res.summary())
     assert isinstance(s["n_configs"], int) and s["n_configs"] >= 6
     assert isinstance(s["n_prompts"], int) and isinstance(s["N"], int)
     assert isinstance(s["spearman_loo"], float) and -1 <= s["spearman_loo"] <= 1
@@ -119,7 +118,7 @@ def test_degenerate_suite(tmp_path):
     smp.loc[smp.index[:5], "grade_status"] = "ungradable"
     cands = sorted(cfg.config_id)[:3]
     smp.loc[smp.config_id.isin(cands), "reward"] = np.nan
-    res = run_pipeline(smp, cfg, bad.prompts, tmp_path, B=100, n_perm=50, n_boot=100, progress=False, echo=False)
+    res = run_report(smp, cfg, bad.prompts, tmp_path, B=100, n_perm=50, n_boot=100, progress=False, echo=False)
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["spearman_lofo"] is None and "truncation_rate" in s["features_dropped"]
     fct.test_eq(s["grades"]["n_na"], 7); fct.test_eq(s["n_configs"], 11); fct.test_eq(s["n_candidates_unscored"], 3)
@@ -178,12 +177,12 @@ def test_cli_demo_without_suite(tmp_path):
 
 @pytest.mark.skipif(not HAVE_SUITE, reason="the shipped real suite is not available")
 def test_cli_demo(tmp_path, runs):
-    "`bon-lit demo` = `run_pipeline` on the shipped suite with default settings: the same summary, a full report."
+    "`bon-lit demo` = `run_report` on the shipped suite with default settings: the same summary, a full report."
     r = _cli("demo", "--out", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
     assert "spearman" in r.stdout.lower() and "report.html" in r.stdout
     s = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    ref = dict(runs[0][1].summary)
+    ref = dict(runs[0][1].summary())
     for d in (s, ref): d["inputs"] = {k: v for k, v in d["inputs"].items() if k != "source"}
     fct.test_eq(s, ref)
     for key in ("n_configs", "spearman_loo", "spearman_lofo", "strict_core", "selection_frequencies"): assert key in s
@@ -199,9 +198,9 @@ def test_summary_invariant_to_config_names_and_order(tmp_path):
     new = {c: f"cfg-{k:04d}-{rng.integers(10**6):06d}" for k, c in zip(rng.permutation(len(ids)), ids)}
     s2 = samples.assign(config_id=samples["config_id"].astype(str).map(new)).sample(frac=1, random_state=3)
     c2 = configs.assign(config_id=configs["config_id"].astype(str).map(new)).sample(frac=1, random_state=4)
-    kw = dict(B=100, n_perm=200, n_boot=200, n_splits=200, seed=0, progress=False, echo=False, write=False)
-    a = run_pipeline(samples, configs, prompts, tmp_path / "a", **kw).summary
-    b = run_pipeline(s2.reset_index(drop=True), c2.reset_index(drop=True), prompts, tmp_path / "b", **kw).summary
+    kw = dict(B=100, n_perm=200, n_boot=200, n_splits=200, seed=0, progress=False)
+    a = run_pipeline(samples, configs, prompts, **kw).summary()
+    b = run_pipeline(s2.reset_index(drop=True), c2.reset_index(drop=True), prompts, **kw).summary()
     text = json.dumps({k: v for k, v in b.items() if k != "inputs"}, sort_keys=True)
     for old, nw in new.items(): text = text.replace(nw, old)
     fct.test_eq(json.loads(text), {k: v for k, v in a.items() if k != "inputs"})

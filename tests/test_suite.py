@@ -10,7 +10,8 @@ from bon_lit.schema import validate_samples, validate_configs, validate_prompts
 from bon_lit.suite import load_suite, DATA_DIR, SUITE_FAMILIES, SUITE_METHODS, SUITE_DEFAULTS
 
 try:
-    SAMPLES, CONFIGS, PROMPTS = load_suite()
+    _S = load_suite()
+    SAMPLES, CONFIGS, PROMPTS = _S.samples, _S.configs, _S.prompts
 except FileNotFoundError:
     SAMPLES = None
 pytestmark = pytest.mark.skipif(SAMPLES is None, reason="the real suite is not shipped in bon_lit/data")
@@ -121,7 +122,8 @@ def test_build_command_regenerates_shipped_tables(tmp_path):
     r = subprocess.run(["bon-lit", "build-suite", "--work", str(work), "--out", str(tmp_path / "out")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    for got, ref in zip(load_suite(tmp_path / "out"), (SAMPLES, CONFIGS, PROMPTS)):
-        pd.testing.assert_frame_equal(got, ref)
-    runs = load_suite(tmp_path / "out")[0].attrs["provenance"]["timings"]["sample_runs"]
+    got = load_suite(tmp_path / "out")
+    for g, ref in zip((got.samples, got.configs, got.prompts), (SAMPLES, CONFIGS, PROMPTS)):
+        pd.testing.assert_frame_equal(g, ref)
+    runs = got.samples.attrs["provenance"]["timings"]["sample_runs"]
     assert runs[-1]["completed"] and len(runs) == len(PROV["timings"]["sample_runs"]) + 1

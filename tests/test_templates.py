@@ -55,7 +55,7 @@ def test_literal_template_is_part_of_the_resume_fingerprint(tmp_path):
 def test_named_template_fingerprints_unchanged():
     "Configs without the new columns keep the fingerprints they had before literal templates existed (resume of old runs)."
     from bon_lit.suite import load_suite
-    _, configs, _ = load_suite()
+    configs = load_suite().configs
     cfg = configs.set_index("config_id").loc["smollm2/fewshot-t0.3/math"].to_dict()
     cfg["config_id"] = "smollm2/fewshot-t0.3/math"
     fct.test_eq(config_fingerprint(cfg, "cpu"), "78b22ccd687e7222766db970e97ab36499e0bff2ec88d54580db6c70c1501c8d")
