@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Callable
 import numpy as np
 import pandas as pd
-from scipy import special
 from .schema import SchemaError, read_table, write_table, provenance
-from .metrics import per_prompt_metrics
+from .metrics import (_group_max, _modal_vote, _pass_block, _bon_block, _maj_block, _boot_counts,
+                             _boot_interval)
 
 # %% auto #0
 __all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
@@ -209,6 +209,16 @@ class _Pool:
         return self._cache["codes"]
 
     # --- reductions ----------------------------------------------------------------------------
+    def blocks(self, fn, *cols):
+        """Per-group values of `fn(*blocks)`, where each block is a sorted per-sample column of `cols` as a (groups, N)
+        array over the configs that share one N: how the kernels of `bon_lit.metrics` run on this pool."""
+        out = np.empty(self.G)
+        for N in np.unique(self.N_cfg):
+            g = slice(None) if len(self.N_cfg) and (self.N_cfg == N).all() else np.flatnonzero(self.N == N)
+            rows = self.starts[g][:, None] + np.arange(N)
+            out[g] = fn(*(c[rows] for c in cols))
+        return out
+
     def gsum(self, x):
         "Per-group sums of a sorted per-sample array."
         return np.add.reduceat(x, self.starts, dtype=np.float64 if x.dtype != np.int64 else np.int64)
@@ -284,14 +294,6 @@ def _class_runs(pool, with_y):
     pool._cache[key_] = out
     return out
 
-def _group_max(cg, v, G):
-    "Max of v per group for runs sorted by group `cg` (0 for groups without runs)."
-    out = np.zeros(G, v.dtype)
-    if len(cg):
-        first = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
-        out[cg[first]] = np.maximum.reduceat(v, first)
-    return out
-
 # %% ../nbs/03_features.ipynb #2a5f9295
 def _fam_answers(pool):
     cg, m, _ = _class_runs(pool, pool.label_assisted)
@@ -308,12 +310,7 @@ def _fam_answers(pool):
 # %% ../nbs/03_features.ipynb #36aa3a24
 def _fam_vote(pool):
     cg, m, ncor = _class_runs(pool, True)
-    G = pool.G
-    modal = _group_max(cg, m, G)
-    top = m == modal[cg]
-    ntop = np.bincount(cg, weights=top, minlength=G)
-    acc = np.bincount(cg, weights=top * ncor / m, minlength=G)
-    return {"maj@N": np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)}
+    return {"maj@N": _modal_vote(cg, m, ncor, pool.G)}
 
 # %% ../nbs/03_features.ipynb #c7e9c41f
 def _fam_correct(pool):
@@ -584,9 +581,6 @@ def feature_ranges(N: int, max_len: float, vocab_size: int = DEFAULT_VOCAB, feat
 # %% ../nbs/03_features.ipynb #73ea8c26
 GAINS = ("pass@1", "bon@N", "maj@N", "pass@N", "coverage_gap", "gain", "gain_vs_maj")
 
-def _lgC(n, k):
-    return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
-
 def _rewards(pool, allow_unscored):
     "Sorted rewards and a per-config 'scored' flag; partially scored configs always raise."
     if not allow_unscored: return pool.r, np.ones(pool.C, bool)
@@ -603,26 +597,9 @@ def _rewards(pool, allow_unscored):
     return r, n_nan == 0
 
 # %% ../nbs/03_features.ipynb #5a1a016f
-def _bon_at_k(pool, r, y, k):
-    "Exact per-group BoN@k (k: per-group array) from rank weights C(i-1,k-1)/C(N,k), reward ties split uniformly."
-    gid = pool.grepeat(np.arange(pool.G, dtype=np.int64))
-    o = np.lexsort((r, gid)); del gid
-    rs, ys = r[o], y[o].astype(np.float64); del o
-    newb = np.empty(pool.n, bool); newb[0] = True; np.not_equal(rs[1:], rs[:-1], out=newb[1:]); newb[pool.starts] = True
-    bid = np.cumsum(newb) - 1; del newb, rs
-    ybar = (np.bincount(bid, ys) / np.bincount(bid))[bid]; del bid, ys
-    rank = (pool.pos + 1).astype(np.float64)
-    Ns, ks = pool.grepeat(pool.N.astype(np.float64)), pool.grepeat(np.asarray(k, np.float64))
-    ok = rank >= ks
-    lw = special.gammaln(rank) - special.gammaln(ks) - special.gammaln(np.where(ok, rank - ks + 1, 1)) - _lgC(Ns, ks)
-    return pool.gsum(np.where(ok, np.exp(lw), 0.0) * ybar)
-
-def _maj_at_k_metrics(pool, n):
-    "maj@n (n < N) per group through bon_lit.metrics (exact generating functions or seeded Monte Carlo)."
-    pm = per_prompt_metrics(pool.df, k=int(n), metrics=("maj",))
-    s = pd.Series(pm["maj"].to_numpy(), index=pd.MultiIndex.from_arrays([pm["config_id"].astype(str), pm["prompt_id"].astype(str)]))
-    idx = pd.MultiIndex.from_arrays([pool.cfg_u[pool.gcfg].astype(str), pool.pr_u[pool.gpr].astype(str)])
-    return s.reindex(idx).to_numpy(dtype=np.float64)
+def _at_k(pool, n, kernel, *cols):
+    "Per-group value of a `bon_lit.metrics` block kernel `kernel(*blocks, ks)` at k = `n` (None: each config's own N)."
+    return pool.blocks(lambda *b: kernel(*b, np.array([b[0].shape[1] if n is None else n]))[:, 0], *cols)
 
 # %% ../nbs/03_features.ipynb #46d8533a
 def _gain_values(pool, n=None, allow_unscored=False):
@@ -640,17 +617,14 @@ def _gain_values(pool, n=None, allow_unscored=False):
                              + ", ".join(f"{c!r} (N={m})" for c, m in zip(pool.cfg_u[pool.cfg_of[small]][:5], pool.N_cfg[small][:5])))
     pass1 = nc / N
     with np.errstate(invalid="ignore"):
-        if n is None or (pool.N_cfg == n).all():
-            rmax = np.maximum.reduceat(r, pool.starts)
-            top = r == pool.grepeat(rmax)
-            bon = pool.gsum((top & y).astype(np.int64)) / pool.gsum(top.astype(np.int64))
+        full = n is None or (pool.N_cfg == n).all()
+        bon = _at_k(pool, None if full else n, _bon_block, r, y)
+        if full:
             passk = (nc > 0).astype(np.float64)
             maj = pool.stat("maj@N")
         else:
-            k = np.full(pool.G, float(n))
-            passk = np.where(N - nc >= k, 1 - np.exp(_lgC(N - nc, np.minimum(k, N - nc)) - _lgC(N, k)), 1.0)
-            bon = _bon_at_k(pool, r, y, k)
-            maj = _maj_at_k_metrics(pool, n)
+            passk = _at_k(pool, n, _pass_block, y)
+            maj = _at_k(pool, n, _maj_block, pool.codes, y)
     bon = np.where(np.repeat(scored, pool.n_prompts), bon, np.nan)
     V = np.column_stack([pass1, bon, maj, passk, passk - pass1, bon - pass1, bon - maj])
     return V, scored
@@ -666,7 +640,6 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
     C, M = pool.C, V.shape[1]
     lo, hi = np.full((C, M), np.nan), np.full((C, M), np.nan)
     if not n_boot: return lo, hi
-    q = [(1 - ci) / 2, (1 + ci) / 2]
     groups = {}                                   # (prompts, draw chunk) -> [(config, values in prompt order, usable columns)]
     for c in range(C):
         s = pool.cfg_starts[c]; m = int(pool.n_prompts[c])
@@ -676,14 +649,11 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
         chunk = max(1, 2_000_000 // (m * int(ok.sum())))       # draws come in chunks of this many replicates
         groups.setdefault((m, chunk), []).append((c, Vc, ok))
     for (m, chunk), items in groups.items():
-        rng = np.random.default_rng(seed)
-        idx = np.concatenate([rng.integers(0, m, (min(chunk, n_boot - b), m)) for b in range(0, n_boot, chunk)])
-        counts = np.bincount((np.arange(n_boot)[:, None] * m + idx).ravel(), minlength=n_boot * m).reshape(n_boot, m)
-        counts = counts.astype(float)
+        counts = _boot_counts(m, n_boot, seed, "indices", chunk)        # the package's one bootstrap (bon_lit.metrics)
         for i0 in range(0, len(items), batch):
             part = items[i0:i0 + batch]
             S = np.hstack([np.where(ok, Vc, 0.0) for _, Vc, ok in part])          # (m, configs * M)
-            Q = np.quantile(counts @ S / m, q, axis=0)
+            Q = _boot_interval(counts, S, ci)
             for i, (c, _, ok) in enumerate(part):
                 lo[c, ok], hi[c, ok] = Q[0, i * M:(i + 1) * M][ok], Q[1, i * M:(i + 1) * M][ok]
     return lo, hi

@@ -370,6 +370,22 @@ def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
         blocks.append(blk)
     return cfg_u, pr_u, blocks
 
+# %% ../nbs/02_metrics.ipynb #28c4647e
+def _group_max(cg, v, G):
+    "Max of v per group for runs sorted by group `cg` (0 for groups without runs)."
+    out = np.zeros(G, v.dtype)
+    if len(cg):
+        first = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
+        out[cg[first]] = np.maximum.reduceat(v, first)
+    return out
+
+def _modal_vote(cg, size, ncor, G):
+    "maj@N per group from its answered classes (runs sorted by group `cg`: size, number correct); modal ties split uniformly, 0 without answers."
+    top = size == _group_max(cg, size, G)[cg]
+    ntop = np.bincount(cg, weights=top, minlength=G)
+    acc = np.bincount(cg, weights=top * ncor / size, minlength=G)
+    return np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)
+
 # %% ../nbs/02_metrics.ipynb #9fe25f6f
 def _pass_block(y, ks):
     return _pass_table(y.shape[1])[y.sum(1)][:, ks]
@@ -394,12 +410,7 @@ def _maj_full_pool(runs, G):
     "maj@N per row (vectorised): the most frequent class wins, ties split uniformly, all-abstain rows score 0."
     row, code, size, ncor = runs
     a = code >= 0
-    row, size, ncor = row[a], size[a], ncor[a]
-    best = np.zeros(G, np.int64); np.maximum.at(best, row, size)
-    top = size == best[row]
-    ntop = np.bincount(row, weights=top, minlength=G)
-    acc = np.bincount(row, weights=top * ncor / size, minlength=G)
-    return np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)
+    return _modal_vote(row[a], size[a], ncor[a], G)
 
 def _pool_signatures(runs, G: int, N: int):
     """The vote-relevant signature of every row of a (G, N) block, as numpy keys: row g's key is
@@ -499,24 +510,33 @@ def per_prompt_metrics(samples: pd.DataFrame, k: int | None = None, metrics=("pa
     for c in ("config_id", "prompt_id"): out[c] = out[c].astype("str")
     return out.astype({"n_samples": "int64", "n_correct": "int64", "k": "int64"})
 
-# %% ../nbs/02_metrics.ipynb #16e2cc9a
-def _boot_weights(n, n_boot, seed, cache=None):
-    "Multinomial prompt re-weighting matrix (n_boot × n) for a generator seeded with `seed` (cached per n)."
-    key = (n, n_boot, seed)
+# %% ../nbs/02_metrics.ipynb #6c44b5a0
+def _boot_counts(n, n_boot, seed, draws="multinomial", chunk=None, cache=None):
+    "Resample counts (n_boot × n, float) of `n` prompts from a generator seeded with `seed`; `draws`: 'multinomial' or 'indices' (in chunks of `chunk` replicates)."
+    key = (n, n_boot, seed, draws, chunk)
     if cache is not None and key in cache: return cache[key]
-    w = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    rng = np.random.default_rng(seed)
+    if draws == "multinomial":
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    elif draws == "indices":
+        idx = np.concatenate([rng.integers(0, n, (min(chunk, n_boot - b), n)) for b in range(0, n_boot, chunk)])
+        w = np.bincount((np.arange(n_boot)[:, None] * n + idx).ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    else: raise ValueError(f"draws must be 'multinomial' or 'indices', got {draws!r}")
     if cache is not None: cache[key] = w
     return w
 
+def _boot_interval(counts, V, ci):
+    "Percentile interval (lo, hi) at level `ci` of the column means of V (rows: prompts) over the resample `counts`."
+    return np.quantile(counts @ V / len(V), [(1 - ci) / 2, (1 + ci) / 2], axis=0)   # float @ float: one BLAS call
+
 def _bootstrap(V, n_boot, seed, ci, cache=None):
-    "Percentile bootstrap-over-rows interval for the column means of V."
+    "Percentile bootstrap-over-rows interval for the column means of V (multinomial draws)."
     n = len(V)
     if n_boot <= 0 or n < 2: return np.full(V.shape[1], np.nan), np.full(V.shape[1], np.nan)
-    boot = (_boot_weights(n, n_boot, seed, cache) @ V) / n          # float @ float: one BLAS call
-    a = (1 - ci) / 2
-    lo, hi = np.quantile(boot, [a, 1 - a], axis=0)
+    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, ci)
     return lo, hi
 
+# %% ../nbs/02_metrics.ipynb #16e2cc9a
 def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=None, n_boot: int = 200,
                    seed: int = 0, ci: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
                    max_work: float = 5e8, max_subsets: int = 100_000) -> pd.DataFrame:
