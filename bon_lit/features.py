@@ -15,7 +15,8 @@ from .metrics import (_group_max, _modal_vote, _pass_block, _bon_block, _maj_blo
 
 # %% auto #0
 __all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
-           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features']
+           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'config_and_prompt_tables',
+           'prompt_stats', 'naive_config_features']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -506,6 +507,21 @@ def _check_answers(pool, fs):
         raise SchemaError(f"sample table: column '{pool.key_col}' is missing for every sample of config(s) {_cfg_msg(pool.cfg_u[bad])} "
                           "and nothing is graded: extract answers first (`bon-lit grade`), or request features that do not use answers")
 
+# %% ../nbs/03_features.ipynb #1bc68cf3
+def _prompt_frame(pool, fs=None, V=None) -> pd.DataFrame:
+    """The per-prompt table of a pool, one row per (config_id, prompt_id) in name order: with features `fs`, `n_samples`,
+    `n_correct` (when one of them is label-assisted) and each one's per-prompt statistic; with V, the GAINS columns."""
+    o, _ = _name_order(pool)
+    d = {"config_id": pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"),
+         "prompt_id": pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str")}
+    if fs is not None:
+        d["n_samples"] = pool.size[o].astype(np.int64)
+        if any(f.kind == "label-assisted" for f in fs): d["n_correct"] = pool.stat("n_correct")[o].astype(np.int64)
+        for s in dict.fromkeys(f.stat for f in fs): d[s] = pool.stat(s)[o]
+    if V is not None:
+        for j, name in enumerate(GAINS): d[name] = V[o, j]
+    return pd.DataFrame(d)
+
 # %% ../nbs/03_features.ipynb #135ba32d
 def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable: str = "error",
                     length_ddof: int | None = None) -> pd.DataFrame:
@@ -515,16 +531,7 @@ def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable
     fs = _select(features, kinds, samples.columns)
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     _check_answers(pool, fs)
-    names = list(dict.fromkeys(f.stat for f in fs))
-    if any(f.kind == "label-assisted" for f in fs): names = ["n_correct"] + names
-    o, _ = _name_order(pool)
-    d = {"config_id": pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"),
-         "prompt_id": pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str"),
-         "n_samples": pool.size[o].astype(np.int64)}
-    for s in names: d[s] = pool.stat(s)[o]
-    out = pd.DataFrame(d)
-    if "n_correct" in out: out["n_correct"] = out["n_correct"].astype(np.int64)
-    return out
+    return _prompt_frame(pool, fs)
 
 # %% ../nbs/03_features.ipynb #92f1d65d
 def _feature_values(pool, f):
@@ -681,33 +688,52 @@ def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "
     `gain` = bon@N - pass@1 (in [-1, 1]) and `gain_vs_maj`; `bon_gain` is their average over prompts."""
     pool = _Pool(samples, ungradable, label_assisted=True)
     V, _ = _gain_values(pool, n)
-    o, _ = _name_order(pool)
-    out = pd.DataFrame(V[o], columns=list(GAINS))
-    out.insert(0, "prompt_id", pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str"))
-    out.insert(0, "config_id", pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"))
-    return out
+    return _prompt_frame(pool, V=V)
 
 # %% ../nbs/03_features.ipynb #deb34fa2
-def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
-                   length_ddof: int | None = None) -> pd.DataFrame:
-    """Features and gains in one table, one row per config (what `bon-lit features` writes).
-
-    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
-    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
-    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`)."""
+def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, prompts: bool):
+    "(features table, per-prompt table or None) from one `_Pool` of the sample table."
     if gains not in ("auto", "yes", "no"): raise ValueError(f"gains must be 'auto', 'yes' or 'no', got {gains!r}")
-    fs = _select(None, kinds, samples.columns)
+    fs = _select(features, kinds, samples.columns)
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs) or gains != "no",
                  length_ddof=length_ddof)
     out = _config_features(pool, fs, configs)
-    if gains == "no": return out
+    if gains == "no": return out, (_prompt_frame(pool, fs) if prompts else None)
     V, scored = _gain_values(pool, n, allow_unscored=gains == "auto")   # unscored configs: NaN BoN columns
     g = _gain_frame(pool, V, n, n_boot, seed, ci).drop(columns=["n_prompts"])
     if n is not None:                    # gains at k = n < N: name them bon@n, maj@n, pass@n, coverage_gap@n
         g = g.rename(columns=lambda c: c.replace("@N", f"@{n}").replace("coverage_gap", f"coverage_gap@{n}"))
     # identical point estimates (pass@1, and at n = N also pass@N, coverage_gap, maj@N): keep the feature column
-    return out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
+    out = out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
+    return out, (_prompt_frame(pool, fs, V) if prompts else None)
+
+def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
+                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
+                   length_ddof: int | None = None, features=None) -> pd.DataFrame:
+    """Features and gains in one table, one row per config (what `bon-lit features` writes).
+
+    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
+    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
+    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`).
+    `features`: names of the features to compute (default: every feature of `kinds`)."""
+    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, False)[0]
+
+# %% ../nbs/03_features.ipynb #c79eef7e
+def config_and_prompt_tables(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto",
+                             n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None,
+                             ungradable: str = "error", length_ddof: int | None = None,
+                             features=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`features_table(...)`, the per-prompt table: ids, `n_samples`, `n_correct`, the per-prompt statistic of every
+    feature and the per-prompt GAINS), computed from one grouping of the sample table; arguments as in `features_table`."""
+    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, True)
+
+# %% ../nbs/03_features.ipynb #ea16e475
+def prompt_stats(prompt_table: pd.DataFrame, features, gains=("gain",)) -> pd.DataFrame:
+    """The columns of a per-prompt table (`config_and_prompt_tables`) that the concentration analysis reads for
+    `features`: ids, `n_samples`, `n_correct` (if one of them is label-assisted), each one's statistic, and `gains`."""
+    fs = _select(features)
+    la = ["n_correct"] if any(f.kind == "label-assisted" for f in fs) else []
+    return prompt_table[["config_id", "prompt_id", "n_samples"] + la + list(dict.fromkeys(f.stat for f in fs)) + list(gains)]
 
 # %% ../nbs/03_features.ipynb #bbd60221
 def _naive_prompt(d, key):
