@@ -10,8 +10,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from .schema import SchemaError, read_table, write_table, provenance
-from .metrics import (_group_max, _modal_vote, _pass_block, _bon_block, _maj_block, _boot_counts,
-                             _boot_interval)
+from .metrics import (Pool, _cfg_msg, _check_finite_rewards, _group_max, _modal_vote, _pass_block, _bon_block, _maj_block, _boot_counts,
+                             _boot_interval, _name_order)
 
 # %% auto #0
 __all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
@@ -45,215 +45,17 @@ class Feature:
     def __repr__(self):
         return f"Feature({self.name!r}, {self.kind}, aggregate={self.aggregate}, stat={self.stat!r})"
 
-# %% ../nbs/03_features.ipynb #1c5bb66c
-def _rows_msg(cfg, pr, extra=None, limit=5):
-    "Describe up to `limit` (config, prompt) pairs for an error message."
-    cfg, pr = list(cfg), list(pr)
-    ex = list(extra) if extra is not None else [None] * len(cfg)
-    items = [f"config_id={c!r}, prompt_id={p!r}" + (f": {e}" if e is not None else "") for c, p, e in zip(cfg[:limit], pr[:limit], ex[:limit])]
-    return "; ".join(items) + (f" and {len(cfg) - limit} more" if len(cfg) > limit else "")
-
-def _cfg_msg(names, counts=None, limit=5):
-    "Describe up to `limit` configs (with sample counts) for an error message."
-    names = list(names)
-    items = [f"{n!r}" + (f" ({c} samples)" if counts is not None else "") for n, c in zip(names[:limit], (counts if counts is not None else names)[:limit])]
-    return ", ".join(items) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-def _check_finite_rewards(pool, r):
-    "Raise naming the configs when a reward is +-inf (it would win every best-of-N)."
-    inf = np.isinf(r)
-    if inf.any():
-        names, cnt = pool.configs_where(inf)
-        raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) in config(s) "
-                          f"{_cfg_msg(names, cnt)}; rewards must be finite (or missing)")
-
 # %% ../nbs/03_features.ipynb #a7d5ff5b
-class _Pool:
-    """A sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
-
-    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
-    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
+class _Pool(Pool):
+    """`bon_lit.metrics.Pool` (the one grouping of the sample table) with what the features add: whether label-assisted
+    statistics are computed, the ddof of the length variances, and the per-prompt statistic families (cached)."""
 
     def __init__(self, samples: pd.DataFrame, ungradable: str = "error", label_assisted: bool = True,
                  length_ddof: int | None = None):
-        if not isinstance(samples, pd.DataFrame):
-            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
-        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
-        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
-        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
-        if ungradable not in ("error", "wrong"):
-            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
         if length_ddof not in (None, 0, 1):
             raise ValueError(f"length_ddof must be None (per-feature defaults, LENGTH_DDOF), 0 or 1, got {length_ddof!r}")
-        self.df, self.ungradable, self.label_assisted, self._cache = samples, ungradable, label_assisted, {}
-        self.length_ddof = length_ddof
-        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
-        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
-        if (c < 0).any() or (p < 0).any():
-            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
-        si = samples["sample_idx"].to_numpy(dtype=np.int64)
-        g = c.astype(np.int64) * len(pr_u) + p
-        del c, p
-        dg = np.diff(g)
-        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
-            self.order = None                       # already sorted (the usual case): no copy
-        else:
-            self.order = np.lexsort((si, g))
-            g, si = g[self.order], si[self.order]
-        del dg
-        n = len(g)
-        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
-        self.starts = np.flatnonzero(newg); del newg
-        self.size = np.diff(np.r_[self.starts, n])
-        gk = g[self.starts]; del g
-        self.G = len(self.starts)
-        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
-        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
-        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
-        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
-        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
-        self.C = len(self.cfg_starts)
-        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
-        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
-        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
-        bad = np.flatnonzero(self.size != self.N)
-        if len(bad):
-            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
-                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
-                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
-        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
-        bad_s = np.flatnonzero(si != pos)
-        if len(bad_s):
-            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
-            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
-                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
-        self.pos = pos
-        self.n = n
-
-    # --- columns -------------------------------------------------------------------------------
-    def _take(self, a):
-        return a if self.order is None else a[self.order]
-
-    def has(self, col): return col in self.df.columns
-
-    def _need(self, col, why):
-        if col not in self.df.columns:
-            raise SchemaError(f"sample table: column '{col}' is needed for {why} but is missing")
-
-    def float_col(self, col, why="features"):
-        "A numeric column as sorted float64 (missing -> NaN)."
-        key = ("f", col)
-        if key not in self._cache:
-            self._need(col, why)
-            self._cache[key] = self._take(self.df[col].to_numpy(dtype=np.float64, na_value=np.nan))
-        return self._cache[key]
-
-    def configs_where(self, mask_sorted):
-        "Config names and counts of the (sorted) rows where `mask_sorted` is true."
-        cnt = np.bincount(np.repeat(self.gcfg, self.size)[mask_sorted], minlength=len(self.cfg_u))
-        nz = np.flatnonzero(cnt)
-        return self.cfg_u[nz], cnt[nz]
-
-    @property
-    def y(self):
-        "Correctness as sorted bool; <NA> raises (ungradable='error') or counts as wrong with a warning."
-        if "y" not in self._cache:
-            self._need("correct", "label-assisted features and gains")
-            c = self.df["correct"]
-            if c.dtype != bool:
-                c = c.astype("boolean")
-                na = self._take(c.isna().to_numpy())
-                if na.any():
-                    names, cnt = self.configs_where(na)
-                    msg = (f"column 'correct' is <NA> (ungraded or ungradable) for {int(na.sum())} sample(s) in config(s) "
-                           f"{_cfg_msg(names, cnt)}")
-                    if self.ungradable == "error":
-                        raise SchemaError("sample table: " + msg + ". Grade them first (`bon-lit grade`), compute label-free "
-                                          "features only (kinds=('label-free',)), or pass ungradable='wrong' to count them as wrong.")
-                    warnings.warn(msg + "; counting them as wrong (ungradable='wrong')", stacklevel=3)
-                y = c.to_numpy(dtype=bool, na_value=False)
-            else:
-                y = c.to_numpy()
-            self._cache["y"] = self._take(y)
-        return self._cache["y"]
-
-    @property
-    def r(self):
-        "Rewards as sorted float64; NaN raises naming the configs."
-        if "r" not in self._cache:
-            self._need("reward", "BoN@N (run `bon-lit score` first)")
-            r = self.float_col("reward")
-            nan = np.isnan(r)
-            if nan.any():
-                names, cnt = self.configs_where(nan)
-                raise SchemaError(f"sample table: column 'reward' is NaN (not scored) for {int(nan.sum())} sample(s) in config(s) "
-                                  f"{_cfg_msg(names, cnt)}; BoN@N needs every sample scored (run `bon-lit score`)")
-            _check_finite_rewards(self, r)
-            self._cache["r"] = r
-        return self._cache["r"]
-
-    @property
-    def key_col(self):
-        return "answer_key" if "answer_key" in self.df.columns else "answer"
-
-    @property
-    def codes(self):
-        "Integer answer-class codes (sorted rows); -1 = no answer. Keys from `answer_key`, falling back to `answer`."
-        if "codes" not in self._cache:
-            if "answer_key" not in self.df.columns: self._need("answer", "answer-agreement features")
-            k = self.df[self.key_col]
-            if self.key_col == "answer_key" and "answer" in self.df.columns:
-                fill = k.isna() & self.df["answer"].notna()
-                if fill.any(): k = k.where(~fill, self.df["answer"])
-            codes = pd.factorize(k)[0].astype(np.int64)
-            self._cache["codes"] = self._take(codes)
-        return self._cache["codes"]
-
-    # --- reductions ----------------------------------------------------------------------------
-    def blocks(self, fn, *cols):
-        """Per-group values of `fn(*blocks)`, where each block is a sorted per-sample column of `cols` as a (groups, N)
-        array over the configs that share one N: how the kernels of `bon_lit.metrics` run on this pool."""
-        out = np.empty(self.G)
-        for N in np.unique(self.N_cfg):
-            g = slice(None) if len(self.N_cfg) and (self.N_cfg == N).all() else np.flatnonzero(self.N == N)
-            rows = self.starts[g][:, None] + np.arange(N)
-            out[g] = fn(*(c[rows] for c in cols))
-        return out
-
-    def gsum(self, x):
-        "Per-group sums of a sorted per-sample array."
-        return np.add.reduceat(x, self.starts, dtype=np.float64 if x.dtype != np.int64 else np.int64)
-
-    def gnanmean(self, x):
-        "Per-group mean ignoring NaN (NaN when a group has no finite value)."
-        nan = np.isnan(x)
-        if not nan.any(): return self.gsum(x) / self.size
-        cnt = self.gsum((~nan).astype(np.int64))
-        s = self.gsum(np.where(nan, 0.0, x))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
-
-    def grepeat(self, v):
-        "Broadcast a per-group array to the sorted samples."
-        return np.repeat(v, self.size)
-
-    def cmean(self, v):
-        "Per-config mean over prompts of a per-group array, ignoring NaN prompts (NaN if none)."
-        nan = np.isnan(v)
-        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
-        s = np.add.reduceat(np.where(nan, 0.0, v), self.cfg_starts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
-
-    def cvar(self, v, ddof=1):
-        "Per-config variance across prompts (ddof=1: the unbiased U-statistic) of a per-group array, ignoring NaN."
-        m = self.cmean(v)
-        nan = np.isnan(v)
-        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
-        d = np.where(nan, 0.0, v - np.repeat(m, self.n_prompts))
-        ss = np.add.reduceat(d * d, self.cfg_starts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > ddof, ss / np.maximum(cnt - ddof, 1), np.nan)
+        super().__init__(samples, ungradable)
+        self.label_assisted, self.length_ddof = label_assisted, length_ddof
 
     # --- per-prompt statistics (each family computed once, cached) -----------------------------
     def stats(self, family):
@@ -486,12 +288,6 @@ def _select(features=None, kinds=None, columns=()):
     bad = [k for k in kinds if k not in KINDS]
     if bad: raise ValueError(f"unknown kind(s) {bad}; choose from {KINDS}")
     return [f for f in FEATURES.values() if f.kind in kinds and (f.name not in _OPTIONAL or set(f.requires) <= set(columns))]
-
-def _name_order(pool):
-    "Permutation of the groups sorting them by (config_id, prompt_id) names."
-    cr = np.empty(len(pool.cfg_u), np.int64); cr[np.argsort(pool.cfg_u.astype(str), kind="stable")] = np.arange(len(pool.cfg_u))
-    pr = np.empty(len(pool.pr_u), np.int64); pr[np.argsort(pool.pr_u.astype(str), kind="stable")] = np.arange(len(pool.pr_u))
-    return np.lexsort((pr[pool.gpr], cr[pool.gcfg])), pr
 
 def _check_answers(pool, fs):
     "Refuse answer-based features on a config that looks ungraded (no answer and no grade on any sample)."
