@@ -658,13 +658,11 @@ def suite_truth(suite) -> pd.Series:
 
 def suite_tables(samples: pd.DataFrame, features: Sequence[str] = STUDY_FEATURES):
     """(per-prompt table: feature statistics + per-prompt `gain`; config-level features X; estimated gain y)
-    from a graded, RM-scored sample table, via `bon_lit.features`."""
-    from bon_lit.features import config_features, prompt_features, prompt_gain
-    pf = prompt_features(samples, features=list(features))
-    pg = prompt_gain(samples)[["config_id", "prompt_id", "gain"]]
-    ps = pf.merge(pg, on=["config_id", "prompt_id"], how="left", validate="one_to_one")
-    X = config_features(samples, features=list(features))
-    X.index = X.index.astype(str)
+    from a graded, RM-scored sample table, by `bon_lit.features.config_and_prompt_tables` (one grouping)."""
+    from bon_lit.features import config_and_prompt_tables, prompt_stats
+    ft, pt = config_and_prompt_tables(samples, gains="yes", n_boot=0, features=list(features))
+    ps = prompt_stats(pt, features)
+    X = ft.set_axis(ft.index.astype(str))
     y = ps.groupby("config_id")["gain"].mean()
     y.index = y.index.astype(str)
     return ps, X[list(features)], y.reindex(X.index).rename("gain")

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Callable
 import numpy as np
 import pandas as pd
-from scipy import special
 from .schema import SchemaError, read_table, write_table, provenance
-from .metrics import per_prompt_metrics
+from .metrics import (Pool, _cfg_msg, _check_finite_rewards, _group_max, _modal_vote, _pass_block, _bon_block, _maj_block, _boot_counts,
+                             _boot_interval, _name_order)
 
 # %% auto #0
 __all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
-           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'naive_config_features']
+           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'config_and_prompt_tables',
+           'prompt_stats', 'naive_config_features']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -44,205 +45,17 @@ class Feature:
     def __repr__(self):
         return f"Feature({self.name!r}, {self.kind}, aggregate={self.aggregate}, stat={self.stat!r})"
 
-# %% ../nbs/03_features.ipynb #1c5bb66c
-def _rows_msg(cfg, pr, extra=None, limit=5):
-    "Describe up to `limit` (config, prompt) pairs for an error message."
-    cfg, pr = list(cfg), list(pr)
-    ex = list(extra) if extra is not None else [None] * len(cfg)
-    items = [f"config_id={c!r}, prompt_id={p!r}" + (f": {e}" if e is not None else "") for c, p, e in zip(cfg[:limit], pr[:limit], ex[:limit])]
-    return "; ".join(items) + (f" and {len(cfg) - limit} more" if len(cfg) > limit else "")
-
-def _cfg_msg(names, counts=None, limit=5):
-    "Describe up to `limit` configs (with sample counts) for an error message."
-    names = list(names)
-    items = [f"{n!r}" + (f" ({c} samples)" if counts is not None else "") for n, c in zip(names[:limit], (counts if counts is not None else names)[:limit])]
-    return ", ".join(items) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-def _check_finite_rewards(pool, r):
-    "Raise naming the configs when a reward is +-inf (it would win every best-of-N)."
-    inf = np.isinf(r)
-    if inf.any():
-        names, cnt = pool.configs_where(inf)
-        raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) in config(s) "
-                          f"{_cfg_msg(names, cnt)}; rewards must be finite (or missing)")
-
 # %% ../nbs/03_features.ipynb #a7d5ff5b
-class _Pool:
-    """A sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
-
-    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
-    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
+class _Pool(Pool):
+    """`bon_lit.metrics.Pool` (the one grouping of the sample table) with what the features add: whether label-assisted
+    statistics are computed, the ddof of the length variances, and the per-prompt statistic families (cached)."""
 
     def __init__(self, samples: pd.DataFrame, ungradable: str = "error", label_assisted: bool = True,
                  length_ddof: int | None = None):
-        if not isinstance(samples, pd.DataFrame):
-            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
-        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
-        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
-        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
-        if ungradable not in ("error", "wrong"):
-            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
         if length_ddof not in (None, 0, 1):
             raise ValueError(f"length_ddof must be None (per-feature defaults, LENGTH_DDOF), 0 or 1, got {length_ddof!r}")
-        self.df, self.ungradable, self.label_assisted, self._cache = samples, ungradable, label_assisted, {}
-        self.length_ddof = length_ddof
-        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
-        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
-        if (c < 0).any() or (p < 0).any():
-            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
-        si = samples["sample_idx"].to_numpy(dtype=np.int64)
-        g = c.astype(np.int64) * len(pr_u) + p
-        del c, p
-        dg = np.diff(g)
-        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
-            self.order = None                       # already sorted (the usual case): no copy
-        else:
-            self.order = np.lexsort((si, g))
-            g, si = g[self.order], si[self.order]
-        del dg
-        n = len(g)
-        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
-        self.starts = np.flatnonzero(newg); del newg
-        self.size = np.diff(np.r_[self.starts, n])
-        gk = g[self.starts]; del g
-        self.G = len(self.starts)
-        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
-        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
-        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
-        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
-        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
-        self.C = len(self.cfg_starts)
-        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
-        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
-        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
-        bad = np.flatnonzero(self.size != self.N)
-        if len(bad):
-            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
-                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
-                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
-        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
-        bad_s = np.flatnonzero(si != pos)
-        if len(bad_s):
-            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
-            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
-                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
-        self.pos = pos
-        self.n = n
-
-    # --- columns -------------------------------------------------------------------------------
-    def _take(self, a):
-        return a if self.order is None else a[self.order]
-
-    def has(self, col): return col in self.df.columns
-
-    def _need(self, col, why):
-        if col not in self.df.columns:
-            raise SchemaError(f"sample table: column '{col}' is needed for {why} but is missing")
-
-    def float_col(self, col, why="features"):
-        "A numeric column as sorted float64 (missing -> NaN)."
-        key = ("f", col)
-        if key not in self._cache:
-            self._need(col, why)
-            self._cache[key] = self._take(self.df[col].to_numpy(dtype=np.float64, na_value=np.nan))
-        return self._cache[key]
-
-    def configs_where(self, mask_sorted):
-        "Config names and counts of the (sorted) rows where `mask_sorted` is true."
-        cnt = np.bincount(np.repeat(self.gcfg, self.size)[mask_sorted], minlength=len(self.cfg_u))
-        nz = np.flatnonzero(cnt)
-        return self.cfg_u[nz], cnt[nz]
-
-    @property
-    def y(self):
-        "Correctness as sorted bool; <NA> raises (ungradable='error') or counts as wrong with a warning."
-        if "y" not in self._cache:
-            self._need("correct", "label-assisted features and gains")
-            c = self.df["correct"]
-            if c.dtype != bool:
-                c = c.astype("boolean")
-                na = self._take(c.isna().to_numpy())
-                if na.any():
-                    names, cnt = self.configs_where(na)
-                    msg = (f"column 'correct' is <NA> (ungraded or ungradable) for {int(na.sum())} sample(s) in config(s) "
-                           f"{_cfg_msg(names, cnt)}")
-                    if self.ungradable == "error":
-                        raise SchemaError("sample table: " + msg + ". Grade them first (`bon-lit grade`), compute label-free "
-                                          "features only (kinds=('label-free',)), or pass ungradable='wrong' to count them as wrong.")
-                    warnings.warn(msg + "; counting them as wrong (ungradable='wrong')", stacklevel=3)
-                y = c.to_numpy(dtype=bool, na_value=False)
-            else:
-                y = c.to_numpy()
-            self._cache["y"] = self._take(y)
-        return self._cache["y"]
-
-    @property
-    def r(self):
-        "Rewards as sorted float64; NaN raises naming the configs."
-        if "r" not in self._cache:
-            self._need("reward", "BoN@N (run `bon-lit score` first)")
-            r = self.float_col("reward")
-            nan = np.isnan(r)
-            if nan.any():
-                names, cnt = self.configs_where(nan)
-                raise SchemaError(f"sample table: column 'reward' is NaN (not scored) for {int(nan.sum())} sample(s) in config(s) "
-                                  f"{_cfg_msg(names, cnt)}; BoN@N needs every sample scored (run `bon-lit score`)")
-            _check_finite_rewards(self, r)
-            self._cache["r"] = r
-        return self._cache["r"]
-
-    @property
-    def key_col(self):
-        return "answer_key" if "answer_key" in self.df.columns else "answer"
-
-    @property
-    def codes(self):
-        "Integer answer-class codes (sorted rows); -1 = no answer. Keys from `answer_key`, falling back to `answer`."
-        if "codes" not in self._cache:
-            if "answer_key" not in self.df.columns: self._need("answer", "answer-agreement features")
-            k = self.df[self.key_col]
-            if self.key_col == "answer_key" and "answer" in self.df.columns:
-                fill = k.isna() & self.df["answer"].notna()
-                if fill.any(): k = k.where(~fill, self.df["answer"])
-            codes = pd.factorize(k)[0].astype(np.int64)
-            self._cache["codes"] = self._take(codes)
-        return self._cache["codes"]
-
-    # --- reductions ----------------------------------------------------------------------------
-    def gsum(self, x):
-        "Per-group sums of a sorted per-sample array."
-        return np.add.reduceat(x, self.starts, dtype=np.float64 if x.dtype != np.int64 else np.int64)
-
-    def gnanmean(self, x):
-        "Per-group mean ignoring NaN (NaN when a group has no finite value)."
-        nan = np.isnan(x)
-        if not nan.any(): return self.gsum(x) / self.size
-        cnt = self.gsum((~nan).astype(np.int64))
-        s = self.gsum(np.where(nan, 0.0, x))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
-
-    def grepeat(self, v):
-        "Broadcast a per-group array to the sorted samples."
-        return np.repeat(v, self.size)
-
-    def cmean(self, v):
-        "Per-config mean over prompts of a per-group array, ignoring NaN prompts (NaN if none)."
-        nan = np.isnan(v)
-        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
-        s = np.add.reduceat(np.where(nan, 0.0, v), self.cfg_starts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
-
-    def cvar(self, v, ddof=1):
-        "Per-config variance across prompts (ddof=1: the unbiased U-statistic) of a per-group array, ignoring NaN."
-        m = self.cmean(v)
-        nan = np.isnan(v)
-        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
-        d = np.where(nan, 0.0, v - np.repeat(m, self.n_prompts))
-        ss = np.add.reduceat(d * d, self.cfg_starts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > ddof, ss / np.maximum(cnt - ddof, 1), np.nan)
+        super().__init__(samples, ungradable)
+        self.label_assisted, self.length_ddof = label_assisted, length_ddof
 
     # --- per-prompt statistics (each family computed once, cached) -----------------------------
     def stats(self, family):
@@ -284,14 +97,6 @@ def _class_runs(pool, with_y):
     pool._cache[key_] = out
     return out
 
-def _group_max(cg, v, G):
-    "Max of v per group for runs sorted by group `cg` (0 for groups without runs)."
-    out = np.zeros(G, v.dtype)
-    if len(cg):
-        first = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
-        out[cg[first]] = np.maximum.reduceat(v, first)
-    return out
-
 # %% ../nbs/03_features.ipynb #2a5f9295
 def _fam_answers(pool):
     cg, m, _ = _class_runs(pool, pool.label_assisted)
@@ -308,12 +113,7 @@ def _fam_answers(pool):
 # %% ../nbs/03_features.ipynb #36aa3a24
 def _fam_vote(pool):
     cg, m, ncor = _class_runs(pool, True)
-    G = pool.G
-    modal = _group_max(cg, m, G)
-    top = m == modal[cg]
-    ntop = np.bincount(cg, weights=top, minlength=G)
-    acc = np.bincount(cg, weights=top * ncor / m, minlength=G)
-    return {"maj@N": np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)}
+    return {"maj@N": _modal_vote(cg, m, ncor, pool.G)}
 
 # %% ../nbs/03_features.ipynb #c7e9c41f
 def _fam_correct(pool):
@@ -489,12 +289,6 @@ def _select(features=None, kinds=None, columns=()):
     if bad: raise ValueError(f"unknown kind(s) {bad}; choose from {KINDS}")
     return [f for f in FEATURES.values() if f.kind in kinds and (f.name not in _OPTIONAL or set(f.requires) <= set(columns))]
 
-def _name_order(pool):
-    "Permutation of the groups sorting them by (config_id, prompt_id) names."
-    cr = np.empty(len(pool.cfg_u), np.int64); cr[np.argsort(pool.cfg_u.astype(str), kind="stable")] = np.arange(len(pool.cfg_u))
-    pr = np.empty(len(pool.pr_u), np.int64); pr[np.argsort(pool.pr_u.astype(str), kind="stable")] = np.arange(len(pool.pr_u))
-    return np.lexsort((pr[pool.gpr], cr[pool.gcfg])), pr
-
 def _check_answers(pool, fs):
     "Refuse answer-based features on a config that looks ungraded (no answer and no grade on any sample)."
     if not any("answer" in f.requires for f in fs): return
@@ -509,6 +303,21 @@ def _check_answers(pool, fs):
         raise SchemaError(f"sample table: column '{pool.key_col}' is missing for every sample of config(s) {_cfg_msg(pool.cfg_u[bad])} "
                           "and nothing is graded: extract answers first (`bon-lit grade`), or request features that do not use answers")
 
+# %% ../nbs/03_features.ipynb #1bc68cf3
+def _prompt_frame(pool, fs=None, V=None) -> pd.DataFrame:
+    """The per-prompt table of a pool, one row per (config_id, prompt_id) in name order: with features `fs`, `n_samples`,
+    `n_correct` (when one of them is label-assisted) and each one's per-prompt statistic; with V, the GAINS columns."""
+    o, _ = _name_order(pool)
+    d = {"config_id": pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"),
+         "prompt_id": pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str")}
+    if fs is not None:
+        d["n_samples"] = pool.size[o].astype(np.int64)
+        if any(f.kind == "label-assisted" for f in fs): d["n_correct"] = pool.stat("n_correct")[o].astype(np.int64)
+        for s in dict.fromkeys(f.stat for f in fs): d[s] = pool.stat(s)[o]
+    if V is not None:
+        for j, name in enumerate(GAINS): d[name] = V[o, j]
+    return pd.DataFrame(d)
+
 # %% ../nbs/03_features.ipynb #135ba32d
 def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable: str = "error",
                     length_ddof: int | None = None) -> pd.DataFrame:
@@ -518,16 +327,7 @@ def prompt_features(samples: pd.DataFrame, kinds=None, features=None, ungradable
     fs = _select(features, kinds, samples.columns)
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     _check_answers(pool, fs)
-    names = list(dict.fromkeys(f.stat for f in fs))
-    if any(f.kind == "label-assisted" for f in fs): names = ["n_correct"] + names
-    o, _ = _name_order(pool)
-    d = {"config_id": pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"),
-         "prompt_id": pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str"),
-         "n_samples": pool.size[o].astype(np.int64)}
-    for s in names: d[s] = pool.stat(s)[o]
-    out = pd.DataFrame(d)
-    if "n_correct" in out: out["n_correct"] = out["n_correct"].astype(np.int64)
-    return out
+    return _prompt_frame(pool, fs)
 
 # %% ../nbs/03_features.ipynb #92f1d65d
 def _feature_values(pool, f):
@@ -584,9 +384,6 @@ def feature_ranges(N: int, max_len: float, vocab_size: int = DEFAULT_VOCAB, feat
 # %% ../nbs/03_features.ipynb #73ea8c26
 GAINS = ("pass@1", "bon@N", "maj@N", "pass@N", "coverage_gap", "gain", "gain_vs_maj")
 
-def _lgC(n, k):
-    return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
-
 def _rewards(pool, allow_unscored):
     "Sorted rewards and a per-config 'scored' flag; partially scored configs always raise."
     if not allow_unscored: return pool.r, np.ones(pool.C, bool)
@@ -603,26 +400,9 @@ def _rewards(pool, allow_unscored):
     return r, n_nan == 0
 
 # %% ../nbs/03_features.ipynb #5a1a016f
-def _bon_at_k(pool, r, y, k):
-    "Exact per-group BoN@k (k: per-group array) from rank weights C(i-1,k-1)/C(N,k), reward ties split uniformly."
-    gid = pool.grepeat(np.arange(pool.G, dtype=np.int64))
-    o = np.lexsort((r, gid)); del gid
-    rs, ys = r[o], y[o].astype(np.float64); del o
-    newb = np.empty(pool.n, bool); newb[0] = True; np.not_equal(rs[1:], rs[:-1], out=newb[1:]); newb[pool.starts] = True
-    bid = np.cumsum(newb) - 1; del newb, rs
-    ybar = (np.bincount(bid, ys) / np.bincount(bid))[bid]; del bid, ys
-    rank = (pool.pos + 1).astype(np.float64)
-    Ns, ks = pool.grepeat(pool.N.astype(np.float64)), pool.grepeat(np.asarray(k, np.float64))
-    ok = rank >= ks
-    lw = special.gammaln(rank) - special.gammaln(ks) - special.gammaln(np.where(ok, rank - ks + 1, 1)) - _lgC(Ns, ks)
-    return pool.gsum(np.where(ok, np.exp(lw), 0.0) * ybar)
-
-def _maj_at_k_metrics(pool, n):
-    "maj@n (n < N) per group through bon_lit.metrics (exact generating functions or seeded Monte Carlo)."
-    pm = per_prompt_metrics(pool.df, k=int(n), metrics=("maj",))
-    s = pd.Series(pm["maj"].to_numpy(), index=pd.MultiIndex.from_arrays([pm["config_id"].astype(str), pm["prompt_id"].astype(str)]))
-    idx = pd.MultiIndex.from_arrays([pool.cfg_u[pool.gcfg].astype(str), pool.pr_u[pool.gpr].astype(str)])
-    return s.reindex(idx).to_numpy(dtype=np.float64)
+def _at_k(pool, n, kernel, *cols):
+    "Per-group value of a `bon_lit.metrics` block kernel `kernel(*blocks, ks)` at k = `n` (None: each config's own N)."
+    return pool.blocks(lambda *b: kernel(*b, np.array([b[0].shape[1] if n is None else n]))[:, 0], *cols)
 
 # %% ../nbs/03_features.ipynb #46d8533a
 def _gain_values(pool, n=None, allow_unscored=False):
@@ -640,17 +420,14 @@ def _gain_values(pool, n=None, allow_unscored=False):
                              + ", ".join(f"{c!r} (N={m})" for c, m in zip(pool.cfg_u[pool.cfg_of[small]][:5], pool.N_cfg[small][:5])))
     pass1 = nc / N
     with np.errstate(invalid="ignore"):
-        if n is None or (pool.N_cfg == n).all():
-            rmax = np.maximum.reduceat(r, pool.starts)
-            top = r == pool.grepeat(rmax)
-            bon = pool.gsum((top & y).astype(np.int64)) / pool.gsum(top.astype(np.int64))
+        full = n is None or (pool.N_cfg == n).all()
+        bon = _at_k(pool, None if full else n, _bon_block, r, y)
+        if full:
             passk = (nc > 0).astype(np.float64)
             maj = pool.stat("maj@N")
         else:
-            k = np.full(pool.G, float(n))
-            passk = np.where(N - nc >= k, 1 - np.exp(_lgC(N - nc, np.minimum(k, N - nc)) - _lgC(N, k)), 1.0)
-            bon = _bon_at_k(pool, r, y, k)
-            maj = _maj_at_k_metrics(pool, n)
+            passk = _at_k(pool, n, _pass_block, y)
+            maj = _at_k(pool, n, _maj_block, pool.codes, y)
     bon = np.where(np.repeat(scored, pool.n_prompts), bon, np.nan)
     V = np.column_stack([pass1, bon, maj, passk, passk - pass1, bon - pass1, bon - maj])
     return V, scored
@@ -666,7 +443,6 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
     C, M = pool.C, V.shape[1]
     lo, hi = np.full((C, M), np.nan), np.full((C, M), np.nan)
     if not n_boot: return lo, hi
-    q = [(1 - ci) / 2, (1 + ci) / 2]
     groups = {}                                   # (prompts, draw chunk) -> [(config, values in prompt order, usable columns)]
     for c in range(C):
         s = pool.cfg_starts[c]; m = int(pool.n_prompts[c])
@@ -676,14 +452,11 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
         chunk = max(1, 2_000_000 // (m * int(ok.sum())))       # draws come in chunks of this many replicates
         groups.setdefault((m, chunk), []).append((c, Vc, ok))
     for (m, chunk), items in groups.items():
-        rng = np.random.default_rng(seed)
-        idx = np.concatenate([rng.integers(0, m, (min(chunk, n_boot - b), m)) for b in range(0, n_boot, chunk)])
-        counts = np.bincount((np.arange(n_boot)[:, None] * m + idx).ravel(), minlength=n_boot * m).reshape(n_boot, m)
-        counts = counts.astype(float)
+        counts = _boot_counts(m, n_boot, seed, "indices", chunk)        # the package's one bootstrap (bon_lit.metrics)
         for i0 in range(0, len(items), batch):
             part = items[i0:i0 + batch]
             S = np.hstack([np.where(ok, Vc, 0.0) for _, Vc, ok in part])          # (m, configs * M)
-            Q = np.quantile(counts @ S / m, q, axis=0)
+            Q = _boot_interval(counts, S, ci)
             for i, (c, _, ok) in enumerate(part):
                 lo[c, ok], hi[c, ok] = Q[0, i * M:(i + 1) * M][ok], Q[1, i * M:(i + 1) * M][ok]
     return lo, hi
@@ -711,33 +484,52 @@ def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "
     `gain` = bon@N - pass@1 (in [-1, 1]) and `gain_vs_maj`; `bon_gain` is their average over prompts."""
     pool = _Pool(samples, ungradable, label_assisted=True)
     V, _ = _gain_values(pool, n)
-    o, _ = _name_order(pool)
-    out = pd.DataFrame(V[o], columns=list(GAINS))
-    out.insert(0, "prompt_id", pd.array(pool.pr_u[pool.gpr[o]].astype(str), dtype="str"))
-    out.insert(0, "config_id", pd.array(pool.cfg_u[pool.gcfg[o]].astype(str), dtype="str"))
-    return out
+    return _prompt_frame(pool, V=V)
 
 # %% ../nbs/03_features.ipynb #deb34fa2
-def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
-                   length_ddof: int | None = None) -> pd.DataFrame:
-    """Features and gains in one table, one row per config (what `bon-lit features` writes).
-
-    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
-    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
-    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`)."""
+def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, prompts: bool):
+    "(features table, per-prompt table or None) from one `_Pool` of the sample table."
     if gains not in ("auto", "yes", "no"): raise ValueError(f"gains must be 'auto', 'yes' or 'no', got {gains!r}")
-    fs = _select(None, kinds, samples.columns)
+    fs = _select(features, kinds, samples.columns)
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs) or gains != "no",
                  length_ddof=length_ddof)
     out = _config_features(pool, fs, configs)
-    if gains == "no": return out
+    if gains == "no": return out, (_prompt_frame(pool, fs) if prompts else None)
     V, scored = _gain_values(pool, n, allow_unscored=gains == "auto")   # unscored configs: NaN BoN columns
     g = _gain_frame(pool, V, n, n_boot, seed, ci).drop(columns=["n_prompts"])
     if n is not None:                    # gains at k = n < N: name them bon@n, maj@n, pass@n, coverage_gap@n
         g = g.rename(columns=lambda c: c.replace("@N", f"@{n}").replace("coverage_gap", f"coverage_gap@{n}"))
     # identical point estimates (pass@1, and at n = N also pass@N, coverage_gap, maj@N): keep the feature column
-    return out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
+    out = out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
+    return out, (_prompt_frame(pool, fs, V) if prompts else None)
+
+def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
+                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
+                   length_ddof: int | None = None, features=None) -> pd.DataFrame:
+    """Features and gains in one table, one row per config (what `bon-lit features` writes).
+
+    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
+    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
+    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`).
+    `features`: names of the features to compute (default: every feature of `kinds`)."""
+    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, False)[0]
+
+# %% ../nbs/03_features.ipynb #c79eef7e
+def config_and_prompt_tables(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto",
+                             n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None,
+                             ungradable: str = "error", length_ddof: int | None = None,
+                             features=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`features_table(...)`, the per-prompt table: ids, `n_samples`, `n_correct`, the per-prompt statistic of every
+    feature and the per-prompt GAINS), computed from one grouping of the sample table; arguments as in `features_table`."""
+    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, True)
+
+# %% ../nbs/03_features.ipynb #ea16e475
+def prompt_stats(prompt_table: pd.DataFrame, features, gains=("gain",)) -> pd.DataFrame:
+    """The columns of a per-prompt table (`config_and_prompt_tables`) that the concentration analysis reads for
+    `features`: ids, `n_samples`, `n_correct` (if one of them is label-assisted), each one's statistic, and `gains`."""
+    fs = _select(features)
+    la = ["n_correct"] if any(f.kind == "label-assisted" for f in fs) else []
+    return prompt_table[["config_id", "prompt_id", "n_samples"] + la + list(dict.fromkeys(f.stat for f in fs)) + list(gains)]
 
 # %% ../nbs/03_features.ipynb #bbd60221
 def _naive_prompt(d, key):

@@ -8,10 +8,11 @@ import math, itertools, sys, warnings
 from functools import lru_cache
 import numpy as np
 import pandas as pd
+from .schema import SchemaError
 
 # %% auto #0
 __all__ = ['METRICS', 'pass_at_k', 'bon_rank_weights', 'bon_at_k', 'Estimate', 'maj_at_k', 'maj_curve', 'weighted_maj_at_k',
-           'per_prompt_metrics', 'scaling_curves', 'plot_scaling_curves']
+           'Pool', 'per_prompt_metrics', 'scaling_curves', 'plot_scaling_curves']
 
 # %% ../nbs/02_metrics.ipynb #d5b02f48
 def _as_int(x, name):
@@ -270,14 +271,224 @@ def weighted_maj_at_k(answers, rewards, correct, k: int, method: str = "auto", n
     N = len(y); k = int(_check_k(k, N)[0])
     return _vote_at_k(codes, r, y.astype(float), k, method, n_mc, seed, math.comb(N, k) <= max_subsets, tie_tol)
 
+# %% ../nbs/02_metrics.ipynb #d16cd502
+def _rows_msg(cfg, pr, extra=None, limit=5):
+    "Describe up to `limit` (config, prompt) pairs for an error message."
+    cfg, pr = list(cfg), list(pr)
+    ex = list(extra) if extra is not None else [None] * len(cfg)
+    items = [f"config_id={c!r}, prompt_id={p!r}" + (f": {e}" if e is not None else "") for c, p, e in zip(cfg[:limit], pr[:limit], ex[:limit])]
+    return "; ".join(items) + (f" and {len(cfg) - limit} more" if len(cfg) > limit else "")
+
+def _cfg_msg(names, counts=None, limit=5):
+    "Describe up to `limit` configs (with sample counts) for an error message."
+    names = list(names)
+    items = [f"{n!r}" + (f" ({c} samples)" if counts is not None else "") for n, c in zip(names[:limit], (counts if counts is not None else names)[:limit])]
+    return ", ".join(items) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+def _check_finite_rewards(pool, r):
+    "Raise naming the configs when a reward is +-inf (it would win every best-of-N)."
+    inf = np.isinf(r)
+    if inf.any():
+        raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) {pool.where_msg(inf)}; "
+                          "rewards must be finite (or missing)")
+
+class Pool:
+    """The grouping engine of bon_lit: a sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
+
+    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
+    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
+
+    def __init__(self, samples: pd.DataFrame, ungradable: str = "error"):
+        if not isinstance(samples, pd.DataFrame):
+            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
+        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
+        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
+        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
+        if ungradable not in ("error", "wrong"):
+            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
+        self.df, self.ungradable, self._cache = samples, ungradable, {}
+        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
+        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
+        if (c < 0).any() or (p < 0).any():
+            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
+        si = samples["sample_idx"].to_numpy(dtype=np.int64)
+        g = c.astype(np.int64) * len(pr_u) + p
+        del c, p
+        dg = np.diff(g)
+        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
+            self.order = None                       # already sorted (the usual case): no copy
+        else:
+            self.order = np.lexsort((si, g))
+            g, si = g[self.order], si[self.order]
+        del dg
+        n = len(g)
+        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
+        self.starts = np.flatnonzero(newg); del newg
+        self.size = np.diff(np.r_[self.starts, n])
+        gk = g[self.starts]; del g
+        self.G = len(self.starts)
+        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
+        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
+        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
+        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
+        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
+        self.C = len(self.cfg_starts)
+        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
+        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
+        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
+        bad = np.flatnonzero(self.size != self.N)
+        if len(bad):
+            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
+                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
+                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
+        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
+        bad_s = np.flatnonzero(si != pos)
+        if len(bad_s):
+            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
+            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
+                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
+        self.pos = pos
+        self.n = n
+
+    # --- columns -------------------------------------------------------------------------------
+    def _take(self, a):
+        return a if self.order is None else a[self.order]
+
+    def has(self, col): return col in self.df.columns
+
+    def _need(self, col, why):
+        if col not in self.df.columns:
+            raise SchemaError(f"sample table: column '{col}' is needed for {why} but is missing")
+
+    def float_col(self, col, why="features"):
+        "A numeric column as sorted float64 (missing -> NaN)."
+        key = ("f", col)
+        if key not in self._cache:
+            self._need(col, why)
+            self._cache[key] = self._take(self.df[col].to_numpy(dtype=np.float64, na_value=np.nan))
+        return self._cache[key]
+
+    def configs_where(self, mask_sorted):
+        "Config names and counts of the (sorted) rows where `mask_sorted` is true."
+        cnt = np.bincount(np.repeat(self.gcfg, self.size)[mask_sorted], minlength=len(self.cfg_u))
+        nz = np.flatnonzero(cnt)
+        return self.cfg_u[nz], cnt[nz]
+
+    def where_msg(self, mask_sorted):
+        "The configs (with counts) and the first (config, prompt) groups of the sorted rows where `mask_sorted` is true."
+        names, cnt = self.configs_where(mask_sorted)
+        g = np.unique(np.searchsorted(self.starts, np.flatnonzero(mask_sorted), side="right") - 1)
+        return f"in config(s) {_cfg_msg(names, cnt)}: " + _rows_msg(self.cfg_u[self.gcfg[g]], self.pr_u[self.gpr[g]])
+
+    @property
+    def y(self):
+        "Correctness as sorted bool; <NA> raises (ungradable='error') or counts as wrong with a warning."
+        if "y" not in self._cache:
+            self._need("correct", "label-assisted features and gains")
+            c = self.df["correct"]
+            if c.dtype != bool:
+                c = c.astype("boolean")
+                na = self._take(c.isna().to_numpy())
+                if na.any():
+                    msg = f"column 'correct' is <NA> (ungraded or ungradable) for {int(na.sum())} sample(s) {self.where_msg(na)}"
+                    if self.ungradable == "error":
+                        raise SchemaError("sample table: " + msg + ". Grade them first (`bon-lit grade`), compute label-free "
+                                          "features only (kinds=('label-free',)), or count them as wrong explicitly "
+                                          "(ungradable='wrong' in bon_lit.features, `correct.fillna(False)` on the table).")
+                    warnings.warn(msg + "; counting them as wrong (ungradable='wrong')", stacklevel=3)
+                y = c.to_numpy(dtype=bool, na_value=False)
+            else:
+                y = c.to_numpy()
+            self._cache["y"] = self._take(y)
+        return self._cache["y"]
+
+    @property
+    def r(self):
+        "Rewards as sorted float64; NaN raises naming the configs."
+        if "r" not in self._cache:
+            self._need("reward", "BoN@N (run `bon-lit score` first)")
+            r = self.float_col("reward")
+            nan = np.isnan(r)
+            if nan.any():
+                raise SchemaError(f"sample table: column 'reward' is NaN (not scored) for {int(nan.sum())} sample(s) "
+                                  f"{self.where_msg(nan)}; best-of-k needs every sample scored (run `bon-lit score`)")
+            _check_finite_rewards(self, r)
+            self._cache["r"] = r
+        return self._cache["r"]
+
+    @property
+    def key_col(self):
+        return "answer_key" if "answer_key" in self.df.columns else "answer"
+
+    @property
+    def codes(self):
+        "Integer answer-class codes (sorted rows); -1 = no answer. Keys from `answer_key`, falling back to `answer`."
+        if "codes" not in self._cache:
+            if "answer_key" not in self.df.columns: self._need("answer", "answer-agreement features")
+            k = self.df[self.key_col]
+            if self.key_col == "answer_key" and "answer" in self.df.columns:
+                fill = k.isna() & self.df["answer"].notna()
+                if fill.any(): k = k.where(~fill, self.df["answer"])
+            codes = pd.factorize(k)[0].astype(np.int64)
+            self._cache["codes"] = self._take(codes)
+        return self._cache["codes"]
+
+    # --- reductions ----------------------------------------------------------------------------
+    def blocks(self, fn, *cols):
+        """Per-group values of `fn(*blocks)`, where each block is a sorted per-sample column of `cols` as a (groups, N)
+        array over the configs that share one N: how the kernels of `bon_lit.metrics` run on this pool."""
+        out = np.empty(self.G)
+        for N in np.unique(self.N_cfg):
+            g = slice(None) if len(self.N_cfg) and (self.N_cfg == N).all() else np.flatnonzero(self.N == N)
+            rows = self.starts[g][:, None] + np.arange(N)
+            out[g] = fn(*(c[rows] for c in cols))
+        return out
+
+    def gsum(self, x):
+        "Per-group sums of a sorted per-sample array."
+        return np.add.reduceat(x, self.starts, dtype=np.float64 if x.dtype != np.int64 else np.int64)
+
+    def gnanmean(self, x):
+        "Per-group mean ignoring NaN (NaN when a group has no finite value)."
+        nan = np.isnan(x)
+        if not nan.any(): return self.gsum(x) / self.size
+        cnt = self.gsum((~nan).astype(np.int64))
+        s = self.gsum(np.where(nan, 0.0, x))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+
+    def grepeat(self, v):
+        "Broadcast a per-group array to the sorted samples."
+        return np.repeat(v, self.size)
+
+    def cmean(self, v):
+        "Per-config mean over prompts of a per-group array, ignoring NaN prompts (NaN if none)."
+        nan = np.isnan(v)
+        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
+        s = np.add.reduceat(np.where(nan, 0.0, v), self.cfg_starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan)
+
+    def cvar(self, v, ddof=1):
+        "Per-config variance across prompts (ddof=1: the unbiased U-statistic) of a per-group array, ignoring NaN."
+        m = self.cmean(v)
+        nan = np.isnan(v)
+        cnt = np.add.reduceat((~nan).astype(np.int64), self.cfg_starts)
+        d = np.where(nan, 0.0, v - np.repeat(m, self.n_prompts))
+        ss = np.add.reduceat(d * d, self.cfg_starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > ddof, ss / np.maximum(cnt - ddof, 1), np.nan)
+
+
+def _name_order(pool):
+    "Permutation of the groups sorting them by (config_id, prompt_id) names."
+    cr = np.empty(len(pool.cfg_u), np.int64); cr[np.argsort(pool.cfg_u.astype(str), kind="stable")] = np.arange(len(pool.cfg_u))
+    pr = np.empty(len(pool.pr_u), np.int64); pr[np.argsort(pool.pr_u.astype(str), kind="stable")] = np.arange(len(pool.pr_u))
+    return np.lexsort((pr[pool.gpr], cr[pool.gcfg])), pr
+
+
 # %% ../nbs/02_metrics.ipynb #e8d3debb
 METRICS = ("pass", "bon", "maj", "wmaj")
-
-def _rows_msg(cfg, pr, extra=None, limit=5):
-    items = [f"config {c!r} prompt {p!r}" + (f" ({e})" if e is not None else "")
-             for c, p, e in itertools.islice(zip(cfg, pr, extra if extra is not None else itertools.repeat(None)), limit)]
-    more = f" and {len(cfg) - limit} more" if len(cfg) > limit else ""
-    return "; ".join(items) + more
 
 def _expected_n(n_samples, cfg_u):
     "n_samples (int, dict or Series config_id -> N) as an array aligned with `cfg_u` (-1 = unknown)."
@@ -287,88 +498,50 @@ def _expected_n(n_samples, cfg_u):
     return np.array([int(m.get(c, -1)) for c in cfg_u])
 
 def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
-    "Validate the pool and return (cfg_u, pr_u, blocks); each block = dict(N, cfg, pr, y, r, codes) with (G, N) arrays."
+    """The `Pool` of `samples` as blocks for the kernels: (cfg_u, pr_u, blocks); each block = dict(N, cfg, pr, y, r, codes)
+    with (G, N) arrays, configs and prompts in sorted order (that order fixes the bootstrap draws of each prompt)."""
     need = {"config_id", "prompt_id"}
     if {"pass", "bon", "maj", "wmaj"} & set(metrics): need.add("correct")
     if {"bon", "wmaj"} & set(metrics): need.add("reward")
     key_col = "answer_key" if "answer_key" in samples.columns else "answer"
     if {"maj", "wmaj"} & set(metrics): need.add(key_col)
     missing = sorted(need - set(samples.columns))
-    if missing: raise ValueError(f"samples table lacks column(s) {missing} needed for metrics {tuple(metrics)}")
-    if not len(samples): raise ValueError("the samples table is empty")
-    cfg, cfg_u = pd.factorize(samples["config_id"], sort=True)
-    pr, pr_u = pd.factorize(samples["prompt_id"], sort=True)
-    if (cfg < 0).any() or (pr < 0).any(): raise ValueError("config_id / prompt_id must not be missing")
-    cfg_u, pr_u = np.asarray(cfg_u, dtype=object), np.asarray(pr_u, dtype=object)
-    nC, nP = len(cfg_u), len(pr_u)
-    g = cfg.astype(np.int64) * nP + pr
-    counts = np.bincount(g, minlength=nC * nP).reshape(nC, nP)
-    Ncfg = counts.max(1)
-    bad_c, bad_p = np.nonzero((counts > 0) & (counts < Ncfg[:, None]))
-    if len(bad_c):
-        raise ValueError("uneven pool: a config has fewer samples on some prompts than its N (curves are never computed "
-                         "from shorter pools): " + _rows_msg(cfg_u[bad_c], pr_u[bad_p],
-                         [f"{counts[c, p]} of N={Ncfg[c]}" for c, p in zip(bad_c, bad_p)]))
-    exp = _expected_n(n_samples, cfg_u)
-    wrong = np.flatnonzero((exp >= 0) & (exp != Ncfg))
+    if missing: raise SchemaError(f"samples table lacks column(s) {missing} needed for metrics {tuple(metrics)}")
+    pool = Pool(samples)
+    exp = _expected_n(n_samples, pool.cfg_u[pool.cfg_of])
+    wrong = np.flatnonzero((exp >= 0) & (exp != pool.N_cfg))
     if len(wrong):
-        raise ValueError("sample count differs from the requested n_samples: " +
-                         "; ".join(f"config {cfg_u[c]!r} has N={Ncfg[c]}, expected {exp[c]}" for c in wrong[:5]))
-    order = None if np.all(g[1:] >= g[:-1]) else np.argsort(g, kind="stable")
-    take = (lambda a: a) if order is None else (lambda a: a[order])
-    gs = take(g)
-    if "sample_idx" in samples.columns:                      # duplicates would silently double-count a sample
-        si = take(samples["sample_idx"].to_numpy(dtype=np.int64, na_value=-1))
-        Nrow = Ncfg[gs // nP]
-        if (si >= 0).all() and (si < Nrow).all():
-            dup = np.bincount(gs * int(Ncfg.max()) + si, minlength=1) > 1
-            dup_g = np.unique(np.flatnonzero(dup) // int(Ncfg.max()))
-        else:
-            d = pd.DataFrame({"g": gs, "i": si}).duplicated()
-            dup_g = np.unique(gs[d.to_numpy()])
-        if len(dup_g):
-            raise ValueError("duplicate (config_id, prompt_id, sample_idx) rows: " + _rows_msg(cfg_u[dup_g // nP], pr_u[dup_g % nP]))
+        raise SchemaError("sample count differs from the requested n_samples: " + "; ".join(
+            f"config {pool.cfg_u[pool.cfg_of[c]]!r} has N={pool.N_cfg[c]}, expected {exp[c]}" for c in wrong[:5]))
     cols = {}
-    if "correct" in need:
-        c = samples["correct"]
-        if c.dtype != bool:
-            c = c.astype("boolean")
-            na = c.isna().to_numpy()
-            if na.any():
-                bg = np.unique(g[na])
-                raise ValueError(f"correct is <NA> (ungraded or ungradable) for {int(na.sum())} sample(s): "
-                                 + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP])
-                                 + "; grade them, or decide explicitly that they count as wrong (fillna(False))")
-        cols["y"] = take(c.to_numpy(dtype=bool))
-    if "reward" in need:
-        r = samples["reward"].to_numpy(dtype=float, na_value=np.nan)
-        nan = np.isnan(r)
-        if nan.any():
-            bg = np.unique(g[nan])
-            raise ValueError(f"reward is NaN (unscored) for {int(nan.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
-        inf = np.isinf(r)
-        if inf.any():              # an infinite reward would win every best-of-k
-            bg = np.unique(g[inf])
-            raise ValueError(f"reward is +-inf for {int(inf.sum())} sample(s): " + _rows_msg(cfg_u[bg // nP], pr_u[bg % nP]))
-        cols["r"] = take(r)
-    if key_col in need:
-        codes = pd.factorize(samples[key_col])[0].astype(np.int64)
-        if key_col == "answer_key" and "answer" in samples.columns:
-            lost = (codes < 0) & samples["answer"].notna().to_numpy()
-            if lost.any():
-                warnings.warn(f"answer_key is missing for {int(lost.sum())} sample(s) that have an answer; "
-                              "they abstain from votes (re-run grading to fill answer_key)")
-        cols["codes"] = take(codes)
+    if "correct" in need: cols["y"] = pool.y
+    if "reward" in need: cols["r"] = pool.r
+    if key_col in need: cols["codes"] = pool.codes
+    cr, pr = pd.factorize(pool.cfg_u, sort=True)[0], pd.factorize(pool.pr_u, sort=True)[0]   # ranks in sorted order
+    o = np.lexsort((pr[pool.gpr], cr[pool.gcfg]))
     blocks = []
-    for N in np.unique(Ncfg[Ncfg > 0]):
-        sel = None if (Ncfg == N).all() else np.isin(gs // nP, np.flatnonzero(Ncfg == N))
-        gb = gs if sel is None else gs[sel]
-        G = len(gb) // N
-        blk = dict(N=int(N), cfg=gb[::N] // nP, pr=gb[::N] % nP)
-        for name, a in cols.items():
-            blk[name] = (a if sel is None else a[sel]).reshape(G, N)
-        blocks.append(blk)
-    return cfg_u, pr_u, blocks
+    for N in np.unique(pool.N_cfg):
+        g = o[pool.N[o] == N]
+        rows = pool.starts[g][:, None] + np.arange(N)
+        blocks.append(dict(N=int(N), cfg=pool.gcfg[g], pr=pool.gpr[g], **{k: a[rows] for k, a in cols.items()}))
+    return pool.cfg_u, pool.pr_u, blocks
+
+
+# %% ../nbs/02_metrics.ipynb #28c4647e
+def _group_max(cg, v, G):
+    "Max of v per group for runs sorted by group `cg` (0 for groups without runs)."
+    out = np.zeros(G, v.dtype)
+    if len(cg):
+        first = np.flatnonzero(np.r_[True, cg[1:] != cg[:-1]])
+        out[cg[first]] = np.maximum.reduceat(v, first)
+    return out
+
+def _modal_vote(cg, size, ncor, G):
+    "maj@N per group from its answered classes (runs sorted by group `cg`: size, number correct); modal ties split uniformly, 0 without answers."
+    top = size == _group_max(cg, size, G)[cg]
+    ntop = np.bincount(cg, weights=top, minlength=G)
+    acc = np.bincount(cg, weights=top * ncor / size, minlength=G)
+    return np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)
 
 # %% ../nbs/02_metrics.ipynb #9fe25f6f
 def _pass_block(y, ks):
@@ -394,12 +567,7 @@ def _maj_full_pool(runs, G):
     "maj@N per row (vectorised): the most frequent class wins, ties split uniformly, all-abstain rows score 0."
     row, code, size, ncor = runs
     a = code >= 0
-    row, size, ncor = row[a], size[a], ncor[a]
-    best = np.zeros(G, np.int64); np.maximum.at(best, row, size)
-    top = size == best[row]
-    ntop = np.bincount(row, weights=top, minlength=G)
-    acc = np.bincount(row, weights=top * ncor / size, minlength=G)
-    return np.where(ntop > 0, acc / np.maximum(ntop, 1), 0.0)
+    return _modal_vote(row[a], size[a], ncor[a], G)
 
 def _pool_signatures(runs, G: int, N: int):
     """The vote-relevant signature of every row of a (G, N) block, as numpy keys: row g's key is
@@ -499,24 +667,33 @@ def per_prompt_metrics(samples: pd.DataFrame, k: int | None = None, metrics=("pa
     for c in ("config_id", "prompt_id"): out[c] = out[c].astype("str")
     return out.astype({"n_samples": "int64", "n_correct": "int64", "k": "int64"})
 
-# %% ../nbs/02_metrics.ipynb #16e2cc9a
-def _boot_weights(n, n_boot, seed, cache=None):
-    "Multinomial prompt re-weighting matrix (n_boot × n) for a generator seeded with `seed` (cached per n)."
-    key = (n, n_boot, seed)
+# %% ../nbs/02_metrics.ipynb #6c44b5a0
+def _boot_counts(n, n_boot, seed, draws="multinomial", chunk=None, cache=None):
+    "Resample counts (n_boot × n, float) of `n` prompts from a generator seeded with `seed`; `draws`: 'multinomial' or 'indices' (in chunks of `chunk` replicates)."
+    key = (n, n_boot, seed, draws, chunk)
     if cache is not None and key in cache: return cache[key]
-    w = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    rng = np.random.default_rng(seed)
+    if draws == "multinomial":
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    elif draws == "indices":
+        idx = np.concatenate([rng.integers(0, n, (min(chunk, n_boot - b), n)) for b in range(0, n_boot, chunk)])
+        w = np.bincount((np.arange(n_boot)[:, None] * n + idx).ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    else: raise ValueError(f"draws must be 'multinomial' or 'indices', got {draws!r}")
     if cache is not None: cache[key] = w
     return w
 
+def _boot_interval(counts, V, ci):
+    "Percentile interval (lo, hi) at level `ci` of the column means of V (rows: prompts) over the resample `counts`."
+    return np.quantile(counts @ V / len(V), [(1 - ci) / 2, (1 + ci) / 2], axis=0)   # float @ float: one BLAS call
+
 def _bootstrap(V, n_boot, seed, ci, cache=None):
-    "Percentile bootstrap-over-rows interval for the column means of V."
+    "Percentile bootstrap-over-rows interval for the column means of V (multinomial draws)."
     n = len(V)
     if n_boot <= 0 or n < 2: return np.full(V.shape[1], np.nan), np.full(V.shape[1], np.nan)
-    boot = (_boot_weights(n, n_boot, seed, cache) @ V) / n          # float @ float: one BLAS call
-    a = (1 - ci) / 2
-    lo, hi = np.quantile(boot, [a, 1 - a], axis=0)
+    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, ci)
     return lo, hi
 
+# %% ../nbs/02_metrics.ipynb #16e2cc9a
 def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=None, n_boot: int = 200,
                    seed: int = 0, ci: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
                    max_work: float = 5e8, max_subsets: int = 100_000) -> pd.DataFrame:

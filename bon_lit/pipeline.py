@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import SchemaError, validate_suite, package_versions
-from .features import features_table, prompt_features, prompt_gain
+from .features import config_and_prompt_tables, prompt_stats
 from .predict import (GainPredictor, cross_validate, bootstrap_lasso, baseline_table, screen, usable_features,
                              canonical_order, split_half_reliability, feature_groups, stability_selection)
 from .concentration import (calibrate, prediction_intervals, ranking_guarantee, prompts_needed, jackknife_plus,
@@ -155,12 +155,13 @@ def prepare_tables(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.Dat
     return samples, configs, counts, notes
 
 # %% ../nbs/08ab_pipeline.ipynb #74d3fbcb
-def gain_table(samples: pd.DataFrame, configs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, list, list, list]:
-    """Features and gains per configuration (index: config id as text). Returns (table, fitted configurations
-    (RM-scored), screening candidates (no rewards), notes); raises when fewer than `MIN_CONFIGS` are scored."""
+def gain_table(samples: pd.DataFrame, configs: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list, list, list]:
+    """Features and gains per configuration (index: config id as text) and the per-prompt table behind them, from one
+    grouping of the sample table. Returns (table, per-prompt table, fitted configurations (RM-scored), screening
+    candidates (no rewards), notes); raises when fewer than `MIN_CONFIGS` are scored."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ft = features_table(samples, configs, gains="auto", n_boot=200, seed=seed)
+        ft, pt = config_and_prompt_tables(samples, configs, gains="auto", n_boot=200, seed=seed)
     ft.index = ft.index.astype(str)
     if "gain" not in ft.columns or ft["gain"].notna().sum() == 0:
         raise SchemaError("sample table: no configuration is RM-scored (column 'reward'): the gain BoN@N - pass@1 "
@@ -170,7 +171,7 @@ def gain_table(samples: pd.DataFrame, configs: pd.DataFrame, seed: int = 0) -> t
         raise ValueError(f"only {len(scored)} RM-scored configuration(s); the cross-validated ridge needs at least "
                          f"{MIN_CONFIGS} (leave-one-out with a 5-fold inner CV for its penalty)")
     notes = [f"{len(unscored)} configuration(s) have no rewards: not fitted, ranked as screening candidates"] if unscored else []
-    return ft, scored, unscored, notes
+    return ft, pt, scored, unscored, notes
 
 # %% ../nbs/08ab_pipeline.ipynb #959fa85b
 @dataclass(frozen=True, eq=False)
@@ -221,10 +222,9 @@ def cross_validation(d: Design, **kw) -> tuple[dict, dict, list]:
     return cvs, dom_cv, notes
 
 # %% ../nbs/08ab_pipeline.ipynb #9b8208a0
-def noise_ceiling(samples: pd.DataFrame, d: Design, n_splits: int = 1000, n_boot: int = 1000, seed: int = 0):
-    "Per-prompt gains of the fitted configurations and their split-half reliability. Returns (prompt gains, Reliability)."
-    pg = prompt_gain(samples[samples["config_id"].astype(str).isin(d.y.index)])[["config_id", "prompt_id", "gain"]]
-    pg["config_id"] = pg["config_id"].astype(str)
+def noise_ceiling(pt: pd.DataFrame, d: Design, n_splits: int = 1000, n_boot: int = 1000, seed: int = 0):
+    "Per-prompt gains of the fitted configurations (from the per-prompt table `pt`) and their split-half reliability. Returns (prompt gains, Reliability)."
+    pg = pt.loc[pt["config_id"].isin(d.y.index), ["config_id", "prompt_id", "gain"]].reset_index(drop=True)
     rel = split_half_reliability(pg, d.groups["domain"] if d.strata else None, n_splits=n_splits, n_boot=n_boot, seed=seed)
     return pg, rel
 
@@ -301,15 +301,14 @@ def choose_final_features(core, frequencies: pd.Series, usable, N: int, max_len:
     return top, "most frequently selected", notes
 
 # %% ../nbs/08ab_pipeline.ipynb #c0615676
-def interval_model(samples: pd.DataFrame, ft: pd.DataFrame, d: Design, pg: pd.DataFrame, final: list, unscored: list,
+def interval_model(pt: pd.DataFrame, ft: pd.DataFrame, d: Design, final: list, unscored: list,
                    N: int, max_len: int, delta: float = 0.1, seed: int = 0) -> dict:
     """The final model on `final`, its calibration, the concentration intervals of every configuration, the ranking
-    certificate and the prompts needed for a feature-noise half-width of 0.1 and 0.05: the `PipelineResult` fields
+    certificate and the prompts needed for a feature-noise half-width of 0.1 and 0.05 (`pt`: the per-prompt table of
+    `gain_table`, which the calibration reads): the `PipelineResult` fields
     `predictor`, `calibration`, `intervals`, `certificate`, `prompts_needed`."""
     predictor = GainPredictor(features=final, random_state=seed).fit(d.X, d.y)
-    ps_all = prompt_features(samples, features=final)
-    ps_all["config_id"] = ps_all["config_id"].astype(str)
-    ps = ps_all[ps_all.config_id.isin(d.y.index)].merge(pg, on=["config_id", "prompt_id"], how="left", validate="one_to_one")
+    ps = prompt_stats(pt[pt["config_id"].isin(d.y.index)], final).reset_index(drop=True)   # statistics + per-prompt gain
     cal = calibrate(predictor, d.X[final], d.y, ps, N=N, max_len=max_len, n_boot=200, seed=seed)
     iv = prediction_intervals(predictor, ft[final], ft["n_prompts"], delta=delta, calibration=cal, N=N, max_len=max_len)
     scored = list(ft.index[ft["gain"].notna()])
@@ -615,14 +614,14 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     pr.start("validate")
     samples, configs, grade_counts, notes = prepare_tables(samples, configs, prompts, ungradable)
     pr.start("features")
-    ft, scored, unscored, n_ = gain_table(samples, configs, seed); notes += n_
+    ft, pt, scored, unscored, n_ = gain_table(samples, configs, seed); notes += n_
     d, n_ = design(ft, scored); notes += n_
     N, max_len = int(ft["N"].max()), int(configs["max_new_tokens"].max())
     k_cv = min(5, max(1, len(scored) // 4)) if top_k is None else int(top_k)
     kw = dict(n_boot=n_boot, n_perm=n_perm, top_k=k_cv, seed=seed, strata=d.strata, n_seeds=n_seeds)
     pr.start("cross-validation")
     cvs, dom_cv, n_ = cross_validation(d, **kw); notes += n_
-    pg, rel = noise_ceiling(samples, d, n_splits=n_splits, n_boot=n_boot, seed=seed); notes += rel.warnings
+    _, rel = noise_ceiling(pt, d, n_splits=n_splits, n_boot=n_boot, seed=seed); notes += rel.warnings
     pr.start("bootstrap-Lasso")
     fg, bl, bl_plugin, ss, n_ = select_features(d, B=B, threshold=threshold, seed=seed); notes += n_
     pr.start("baselines")
@@ -631,7 +630,7 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     final, rule, n_ = choose_final_features(list(ss.core), bl.frequencies, d.features, N, max_len); notes += n_
     fitted = {}
     if final:
-        fitted = interval_model(samples, ft, d, pg, final, unscored, N, max_len, delta=delta, seed=seed)
+        fitted = interval_model(pt, ft, d, final, unscored, N, max_len, delta=delta, seed=seed)
         fitted.update(jackknife(ft, d, final, unscored, delta=delta))
     pr.start("screening")
     if final:

@@ -210,19 +210,19 @@ def test_per_prompt_metrics_match_functions():
 def test_uneven_pool_is_an_error_naming_config_and_prompt():
     df = table(np.random.default_rng(8), {"A": 5, "B": 5})
     short = df.drop(index=df[(df.config_id == "B") & (df.prompt_id == "p2")].index[:1])
-    fct.test_fail(lambda: scaling_curves(short), contains="config 'B' prompt 'p2' (4 of N=5)")
-    fct.test_fail(lambda: per_prompt_metrics(short), contains="config 'B' prompt 'p2'")
+    fct.test_fail(lambda: scaling_curves(short), contains="config_id='B', prompt_id='p2': 4 samples, expected N=5")
+    fct.test_fail(lambda: per_prompt_metrics(short), contains="config_id='B', prompt_id='p2'")
     fct.test_fail(lambda: scaling_curves(df, n_samples=6), contains="has N=5, expected 6")
 
 
 def test_other_pool_errors():
     df = table(np.random.default_rng(9), {"A": 4})
     dup = df.copy(); dup.loc[dup.index[dup.prompt_id == "p1"][1], "sample_idx"] = int(dup[dup.prompt_id == "p1"].sample_idx.iloc[0])
-    fct.test_fail(lambda: scaling_curves(dup), contains="duplicate (config_id, prompt_id, sample_idx) rows: config 'A' prompt 'p1'")
+    fct.test_fail(lambda: scaling_curves(dup), contains="(duplicates or gaps found): config_id='A', prompt_id='p1'")
     na = df.copy(); na.loc[na.index[na.prompt_id == "p3"][0], "correct"] = pd.NA
-    fct.test_fail(lambda: scaling_curves(na), contains="config 'A' prompt 'p3'")
+    fct.test_fail(lambda: scaling_curves(na), contains="config_id='A', prompt_id='p3'")
     nan = df.copy(); nan.loc[nan.index[nan.prompt_id == "p0"][0], "reward"] = np.nan
-    fct.test_fail(lambda: scaling_curves(nan), contains="reward is NaN")
+    fct.test_fail(lambda: scaling_curves(nan), contains="'reward' is NaN")
     scaling_curves(nan, metrics=("pass", "maj"))
     fct.test_fail(lambda: scaling_curves(df, metrics=("best",)), contains="unknown metric")
 

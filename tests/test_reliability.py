@@ -150,7 +150,7 @@ def test_curves_uneven_and_screen_corrupt_model(tmp_path, suite):
     s = read_table(suite / "samples.parquet")
     write_table(s.drop(index=[3]), tmp_path / "uneven.parquet")
     err = one_line(bon_lit("curves", tmp_path / "uneven.parquet", "--out", tmp_path / "c.csv"), 1)
-    assert "uneven pool" in err and not (tmp_path / "c.csv").exists()
+    assert "uneven N" in err and not (tmp_path / "c.csv").exists()
     raw = subprocess.run([sys.executable, "-c", "import joblib, sys; joblib.dump({'format': 'x'}, sys.argv[1])",
                           str(tmp_path / "m.joblib")], capture_output=True)
     data = (tmp_path / "m.joblib").read_bytes()
