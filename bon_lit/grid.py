@@ -399,19 +399,16 @@ def selection_table(samples: pd.DataFrame, configs: pd.DataFrame, reward: str = 
     """Per config: accuracy of pass@1, "pick any answered sample", majority vote and BoN@N under `reward` (exact, ties
     split), with the paired differences BoN − pass@1 and BoN − any-answered and their SEs over prompts, from a graded,
     scored sample table (`answer_key`, `correct`, `reward`)."""
-    from bon_lit.metrics import bon_at_k
+    from bon_lit.metrics import per_prompt_metrics
     if reward not in samples.columns: raise KeyError(f"selection_table: the sample table has no {reward!r} column; score it first")
-    s = samples.assign(_ok=samples["correct"].fillna(False).astype(bool).to_numpy(),
-                       _ans=samples["answer_key"].notna().astype(float).to_numpy(), _maj=majority_scores(samples))
-    if s[reward].isna().any():
-        bad = s.loc[s[reward].isna(), ["config_id", "prompt_id", "sample_idx"]].iloc[0].tolist()
-        raise ValueError(f"selection_table: column {reward!r} has {int(s[reward].isna().sum())} NaN(s), e.g. {bad}")
-    rows = []
-    for (cid, pid), g in s.groupby(["config_id", "prompt_id"], sort=True):
-        y, N = g["_ok"].to_numpy(), len(g)
-        rows.append((cid, pid, y.mean(), bon_at_k(g["_ans"].to_numpy(), y, N), bon_at_k(g["_maj"].to_numpy(), y, N),
-                     bon_at_k(g[reward].to_numpy(float), y, N), N))
-    per = pd.DataFrame(rows, columns=["config_id", "prompt_id", "pass1", "any_answered", "majority", "bon", "N"])
+    if samples[reward].isna().any():
+        bad = samples.loc[samples[reward].isna(), ["config_id", "prompt_id", "sample_idx"]].iloc[0].tolist()
+        raise ValueError(f"selection_table: column {reward!r} has {int(samples[reward].isna().sum())} NaN(s), e.g. {bad}")
+    # every rule is BoN@N under its own score, computed by the metrics engine (exact, ties split uniformly)
+    s = samples.assign(correct=samples["correct"].fillna(False).astype(bool), reward=samples[reward].astype(float))
+    per = per_prompt_metrics(s, metrics=("bon", "maj")).rename(columns={"n_samples": "N", "maj": "majority"})
+    per["any_answered"] = per_prompt_metrics(s.assign(reward=s["answer_key"].notna().astype(float)), metrics=("bon",))["bon"]
+    per["pass1"] = per.n_correct / per.N
     per["d_pass1"], per["d_answered"] = per.bon - per.pass1, per.bon - per.any_answered
     se = lambda d: d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
     t = per.groupby("config_id", sort=True).agg(
