@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_sampling.ipynb #ca810a98
 from __future__ import annotations
-import asyncio, collections, concurrent.futures, hashlib, json, math, os, re, sys, tempfile, threading, time, warnings
+import asyncio, collections, concurrent.futures, contextlib, hashlib, json, math, os, re, sys, tempfile, threading, time, warnings
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 import numpy as np
@@ -362,8 +362,9 @@ def _write_part(path: Path, df: pd.DataFrame, meta: dict | None = None):
     atomic_write(path, lambda f: pq.write_table(table, f))
 
 class _DirLock:
-    "Exclusive advisory lock on a folder for the duration of a run (no-op where fcntl is unavailable)."
-    def __init__(self, folder: Path): self.path = Path(folder) / ".lock"
+    """Exclusive advisory lock on a folder (`<folder>/.lock`) for the duration of a run; released by the OS even on
+    SIGKILL (no-op where fcntl is unavailable). `what` names the locked thing in the error."""
+    def __init__(self, folder: Path, what: str | None = None): self.path, self.what = Path(folder) / ".lock", what
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(self.path, "a+")
@@ -375,9 +376,11 @@ class _DirLock:
             fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.f.close()
-            raise SamplingError(f"another sampling run is writing {self.path.parent}; wait for it to finish (or kill it) and rerun")
+            raise SamplingError(f"another sampling run is writing {self.what or 'to'} {self.path.parent}; "
+                                "wait for it to finish (or kill it) and rerun")
         return self
     def __exit__(self, *exc): self.f.close()
+
 
 # %% ../nbs/06_sampling.ipynb #a9b1b6cf
 def _check_rows(rows, config: dict, prompts: list[dict], n: int) -> pd.DataFrame:
@@ -493,18 +496,25 @@ def sample_table(configs, prompts, out, backend: Backend, chunk_size: int = 16, 
 
     `configs`, `prompts`: tables (DataFrames or parquet/JSONL paths). A config is paired with the prompts of its
     `domain` (all prompts if `match_domain=False`). `out`: a `.parquet`/`.jsonl` table path (work in `<out>.parts/`)
-    or a folder (`samples.parquet` + `parts/`). Finished chunks of `chunk_size` prompts are written atomically
+    or a folder (`samples.parquet` + `parts/`). Each config's parts are locked while the run works on them, so runs of
+    disjoint configs may share `out` (the combined table then holds the configs of the run that finished last; read
+    every finished config with `bon_lit.grid.read_pass`). Finished chunks of `chunk_size` prompts are written atomically
     and skipped when rerun, so an interrupted run resumes where it stopped. `progress`: a tqdm bar (stderr) with
     samples/s and tokens/s. Provenance in `df.attrs['provenance']`."""
     if chunk_size < 1: raise ValueError("chunk_size must be >= 1")
     configs, prompts = _load_table(configs, "configs"), _load_table(prompts, "prompts")
     table_path, parts_dir = _out_paths(out)
     records = prompts.to_dict("records")
-    with _DirLock(parts_dir):
-        _clean_tmp(parts_dir)
+    # one lock per config folder: runs of disjoint configs may share `out` (e.g. two checkpoints' passes sampled
+    # on two cores); a run that wants a config another run is writing stops before doing any work
+    wanted = [{k: _py(v) for k, v in cfg.items()} for cfg in configs.to_dict("records")]
+    with contextlib.ExitStack() as locks:
+        for cfg in wanted:
+            cdir = parts_dir / _safe_name(cfg["config_id"])
+            locks.enter_context(_DirLock(cdir, what=f"config {cfg['config_id']!r} in"))
+            _clean_tmp(cdir)                               # temp files of killed runs (we hold this config's lock)
         plan, used, n_total, n_done = [], [], 0, 0
-        for cfg in configs.to_dict("records"):
-            cfg = {k: _py(v) for k, v in cfg.items()}
+        for cfg in wanted:
             cps = [p for p in records if p["domain"] == cfg["domain"]] if match_domain else records
             if not cps:
                 warnings.warn(f"config {cfg['config_id']!r}: no prompts of domain {cfg['domain']!r}; skipped")
