@@ -302,30 +302,10 @@ def _is_gain_predictor(predictor) -> bool:
     return names == ["StandardScaler", "Ridge"]
 
 
-def _ridge_batch(A: np.ndarray, y: np.ndarray, idx: np.ndarray, alpha: float):
-    """Refit a standardised ridge (StandardScaler + Ridge(alpha), as in GainPredictor) on every row-index set
-    in `idx` (S, m_tr); returns intercepts (S,) and coefficients (S, p) on the original scale."""
-    Xs, ys = A[idx], y[idx]                                      # (S, m, p), (S, m)
-    mu, sd = Xs.mean(1), Xs.std(1)
-    sd = np.where(sd < 10 * np.finfo(float).eps * np.maximum(1.0, np.abs(mu)), 1.0, sd)
-    Z = (Xs - mu[:, None, :]) / sd[:, None, :]
-    yc = ys - ys.mean(1, keepdims=True)
-    p = A.shape[1]
-    G = np.einsum("smi,smj->sij", Z, Z) + alpha * np.eye(p)
-    w = np.linalg.solve(G, np.einsum("smi,sm->si", Z, yc)[..., None])[..., 0]
-    coef = w / sd
-    return ys.mean(1) - (coef * mu).sum(1), coef
-
-
 def _refit(predictor, X: pd.DataFrame, y: np.ndarray, idx_list):
     "Intercepts and coefficients of the predictor refitted (same alpha) on each training index set."
     feats, _, _ = _linear_parts(predictor)
-    A = X[feats].to_numpy(float)
-    if _is_gain_predictor(predictor):
-        lens = {len(i) for i in idx_list}
-        if len(lens) == 1: return _ridge_batch(A, y, np.asarray(idx_list), predictor.alpha_)
-        parts = [_ridge_batch(A, y, np.asarray([i]), predictor.alpha_) for i in idx_list]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    if _is_gain_predictor(predictor): return predictor.refit_many(X, y, idx_list)     # batched: one solve per set size
     from sklearn.base import clone
     b0, B = [], []
     for i in idx_list:
@@ -895,14 +875,14 @@ def _nested_fits(A: np.ndarray, y: np.ndarray, A_new: np.ndarray, units, alphas=
     """Refit the nested ridge pipeline (inner-CV penalty) without each unit of `units` (lists of row indices):
     returns the out-of-unit prediction for every training row (n,), the predictions of each unit's model at the
     new rows (K, m), and the chosen penalties (K,). Rows must be in `canonical_order` (as `GainPredictor.fit` sees them)."""
-    from bon_lit.predict import DEFAULT_ALPHAS, _check_alphas, _ridge_predict_many, _select_alpha
+    from bon_lit.predict import DEFAULT_ALPHAS, _check_alphas, _select_alpha, ridge_fit
     alphas = _check_alphas(DEFAULT_ALPHAS if alphas is None else alphas)
     n = len(A)
     oof = np.full(n, np.nan); P = np.empty((len(units), len(A_new))); chosen = np.empty(len(units))
     for k, te in enumerate(units):
         tr = np.setdiff1d(np.arange(n), te)
         best, _ = _select_alpha(A[tr], y[tr, None], alphas, inner_cv, random_state)
-        pred = _ridge_predict_many(A[tr], y[tr, None], np.vstack([A[te], A_new]), alphas[best[:1]])[0, :, 0]
+        pred = ridge_fit(A[tr], y[tr, None], alphas[best[:1]]).predict(np.vstack([A[te], A_new]))[0, :, 0]
         oof[te] = pred[:len(te)]; P[k] = pred[len(te):]; chosen[k] = alphas[best[0]]
     return oof, P, chosen
 
@@ -1182,7 +1162,7 @@ def two_stage_bootstrap(prompt_stats: pd.DataFrame, train, new, alpha: float = 0
     1 - alpha/2 quantiles of these draws, clipped to `target_range`. `prompts=False` is the configurations-only
     bootstrap (same configuration draws, the measured per-config values held fixed)."""
     from bon_lit.features import FEATURES
-    from bon_lit.predict import DEFAULT_ALPHAS, GainPredictor, _ridge_predict_many, canonical_order
+    from bon_lit.predict import DEFAULT_ALPHAS, GainPredictor, canonical_order, ridge_fit
     if not 0 < alpha < 1: raise ValueError("alpha must be in (0, 1)")
     if n_boot < 10: raise ValueError("n_boot must be >= 10")
     registry = FEATURES if registry is None else registry
@@ -1222,7 +1202,7 @@ def two_stage_bootstrap(prompt_stats: pd.DataFrame, train, new, alpha: float = 0
             I = rng_c.integers(0, m_tr, m_tr); oob = np.setdiff1d(np.arange(m_tr), I)
         j = oob[rng_c.integers(0, len(oob), len(nw))]
         Vb = V[b]
-        pred = _ridge_predict_many(Vb[tr[I], :k], Vb[tr[I], k:], np.vstack([Vb[nw, :k], Vb[tr[j], :k]]), lam)[0, :, 0]
+        pred = ridge_fit(Vb[tr[I], :k], Vb[tr[I], k:], lam).predict(np.vstack([Vb[nw, :k], Vb[tr[j], :k]]))[0, :, 0]
         draws[b] = pred[:len(nw)] + (Vb[tr[j], k] - pred[len(nw):])
     lo = np.maximum(np.quantile(draws, alpha / 2, axis=0), target_range[0])
     hi = np.minimum(np.quantile(draws, 1 - alpha / 2, axis=0), target_range[1])

@@ -433,7 +433,7 @@ def _gain_values(pool, n=None, allow_unscored=False):
     return V, scored
 
 # %% ../nbs/03_features.ipynb #37fc7d54
-def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
+def _bootstrap(pool, V, n_boot, seed, level, batch: int = 256):
     """Percentile intervals of per-config means of V's columns, resampling prompts. Every configuration with the same
     number of prompts gets the same draws (the generator seeded with `seed`, prompts in name order): a **paired**
     bootstrap, so intervals of two configurations, and of their difference, come from the same resampled prompt sets.
@@ -456,28 +456,28 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
         for i0 in range(0, len(items), batch):
             part = items[i0:i0 + batch]
             S = np.hstack([np.where(ok, Vc, 0.0) for _, Vc, ok in part])          # (m, configs * M)
-            Q = _boot_interval(counts, S, ci)
+            Q = _boot_interval(counts, S, level)
             for i, (c, _, ok) in enumerate(part):
                 lo[c, ok], hi[c, ok] = Q[0, i * M:(i + 1) * M][ok], Q[1, i * M:(i + 1) * M][ok]
     return lo, hi
 
-def _gain_frame(pool, V, n, n_boot, seed, ci):
+def _gain_frame(pool, V, n, n_boot, seed, level):
     mean = np.add.reduceat(V, pool.cfg_starts, axis=0) / pool.n_prompts[:, None]
-    lo, hi = _bootstrap(pool, V, n_boot, seed, ci)
+    lo, hi = _bootstrap(pool, V, n_boot, seed, level)
     d = {"n_prompts": pool.n_prompts.astype(np.int64), "n": (pool.N_cfg if n is None else np.full(pool.C, int(n))).astype(np.int64)}
     for j, name in enumerate(GAINS):
         d[name], d[name + "_lo"], d[name + "_hi"] = mean[:, j], lo[:, j], hi[:, j]
     return pd.DataFrame(d, index=_config_index(pool)).sort_index()
 
 # %% ../nbs/03_features.ipynb #3c1216e7
-def bon_gain(samples: pd.DataFrame, n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95,
+def bon_gain(samples: pd.DataFrame, n: int | None = None, n_boot: int = 200, seed: int = 0, level: float = 0.95,
              ungradable: str = "error") -> pd.DataFrame:
     """Per config_id: `pass@1`, `bon@N`, `maj@N`, `pass@N`, `coverage_gap`, `gain` (= bon@N - pass@1) and `gain_vs_maj`
-    (= bon@N - maj@N), each with `_lo`/`_hi` percentile bootstrap-over-prompts intervals at level `ci`.
+    (= bon@N - maj@N), each with `_lo`/`_hi` percentile bootstrap-over-prompts intervals at level `level`.
     `n` (default: each config's own N) evaluates the pool at k = n <= N (columns keep the `@N` names; see column `n`)."""
     pool = _Pool(samples, ungradable, label_assisted=True)
     V, _ = _gain_values(pool, n)
-    return _gain_frame(pool, V, n, n_boot, seed, ci)
+    return _gain_frame(pool, V, n, n_boot, seed, level)
 
 def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "error") -> pd.DataFrame:
     """Per (config_id, prompt_id): the exact per-prompt `pass@1`, `bon@N`, `maj@N`, `pass@N`, `coverage_gap`,
@@ -487,7 +487,7 @@ def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "
     return _prompt_frame(pool, V=V)
 
 # %% ../nbs/03_features.ipynb #deb34fa2
-def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, prompts: bool):
+def _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, prompts: bool):
     "(features table, per-prompt table or None) from one `_Pool` of the sample table."
     if gains not in ("auto", "yes", "no"): raise ValueError(f"gains must be 'auto', 'yes' or 'no', got {gains!r}")
     fs = _select(features, kinds, samples.columns)
@@ -496,7 +496,7 @@ def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungra
     out = _config_features(pool, fs, configs)
     if gains == "no": return out, (_prompt_frame(pool, fs) if prompts else None)
     V, scored = _gain_values(pool, n, allow_unscored=gains == "auto")   # unscored configs: NaN BoN columns
-    g = _gain_frame(pool, V, n, n_boot, seed, ci).drop(columns=["n_prompts"])
+    g = _gain_frame(pool, V, n, n_boot, seed, level).drop(columns=["n_prompts"])
     if n is not None:                    # gains at k = n < N: name them bon@n, maj@n, pass@n, coverage_gap@n
         g = g.rename(columns=lambda c: c.replace("@N", f"@{n}").replace("coverage_gap", f"coverage_gap@{n}"))
     # identical point estimates (pass@1, and at n = N also pass@N, coverage_gap, maj@N): keep the feature column
@@ -504,7 +504,7 @@ def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungra
     return out, (_prompt_frame(pool, fs, V) if prompts else None)
 
 def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
+                   n_boot: int = 200, seed: int = 0, level: float = 0.95, kinds=None, ungradable: str = "error",
                    length_ddof: int | None = None, features=None) -> pd.DataFrame:
     """Features and gains in one table, one row per config (what `bon-lit features` writes).
 
@@ -512,16 +512,16 @@ def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, g
     error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
     `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`).
     `features`: names of the features to compute (default: every feature of `kinds`)."""
-    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, False)[0]
+    return _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, False)[0]
 
 # %% ../nbs/03_features.ipynb #c79eef7e
 def config_and_prompt_tables(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto",
-                             n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None,
+                             n: int | None = None, n_boot: int = 200, seed: int = 0, level: float = 0.95, kinds=None,
                              ungradable: str = "error", length_ddof: int | None = None,
                              features=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(`features_table(...)`, the per-prompt table: ids, `n_samples`, `n_correct`, the per-prompt statistic of every
     feature and the per-prompt GAINS), computed from one grouping of the sample table; arguments as in `features_table`."""
-    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, True)
+    return _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, True)
 
 # %% ../nbs/03_features.ipynb #ea16e475
 def prompt_stats(prompt_table: pd.DataFrame, features, gains=("gain",)) -> pd.DataFrame:

@@ -682,24 +682,24 @@ def _boot_counts(n, n_boot, seed, draws="multinomial", chunk=None, cache=None):
     if cache is not None: cache[key] = w
     return w
 
-def _boot_interval(counts, V, ci):
-    "Percentile interval (lo, hi) at level `ci` of the column means of V (rows: prompts) over the resample `counts`."
-    return np.quantile(counts @ V / len(V), [(1 - ci) / 2, (1 + ci) / 2], axis=0)   # float @ float: one BLAS call
+def _boot_interval(counts, V, level):
+    "Percentile interval (lo, hi) at level `level` of the column means of V (rows: prompts) over the resample `counts`."
+    return np.quantile(counts @ V / len(V), [(1 - level) / 2, (1 + level) / 2], axis=0)   # float @ float: one BLAS call
 
-def _bootstrap(V, n_boot, seed, ci, cache=None):
+def _bootstrap(V, n_boot, seed, level, cache=None):
     "Percentile bootstrap-over-rows interval for the column means of V (multinomial draws)."
     n = len(V)
     if n_boot <= 0 or n < 2: return np.full(V.shape[1], np.nan), np.full(V.shape[1], np.nan)
-    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, ci)
+    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, level)
     return lo, hi
 
 # %% ../nbs/02_metrics.ipynb #16e2cc9a
 def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=None, n_boot: int = 200,
-                   seed: int = 0, ci: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
+                   seed: int = 0, level: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
                    max_work: float = 5e8, max_subsets: int = 100_000) -> pd.DataFrame:
     "Tidy curves `config_id, metric, k, value, lo, hi` for every k <= N from the one pool, with bootstrap-over-prompts intervals."
     metrics = _check_metrics(metrics); _check_method(method)
-    if not 0 < ci < 1: raise ValueError("ci must be in (0, 1)")
+    if not 0 < level < 1: raise ValueError("level must be in (0, 1)")
     cfg_u, pr_u, blocks = _pool_blocks(samples, metrics, n_samples)
     kmap = dict(ks) if isinstance(ks, dict) else {m: ks for m in metrics}
     vote_kw = dict(method=method, n_mc=n_mc, seed=seed, max_work=max_work, max_subsets=max_subsets)
@@ -719,7 +719,7 @@ def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=Non
                 idx = np.flatnonzero(n_pr == P)
                 rows = np.concatenate([np.arange(cuts[i], cuts[i + 1]) for i in idx])
                 Vs = V[rows].reshape(len(idx), P, K).transpose(1, 0, 2).reshape(P, len(idx) * K)
-                lo, hi = _bootstrap(Vs, n_boot, seed, ci, wcache)
+                lo, hi = _bootstrap(Vs, n_boot, seed, level, wcache)
                 mean = Vs.mean(0)
                 out.append(pd.DataFrame({"config_id": np.repeat(cfg_u[b["cfg"][cuts[idx]]], K), "metric": m,
                                          "k": np.tile(kk, len(idx)), "value": mean, "lo": lo, "hi": hi}))
@@ -730,7 +730,7 @@ def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=Non
     res = res.sort_values(["config_id", "metric", "k"], ignore_index=True)
     res["metric"] = res["metric"].astype("str"); res["config_id"] = res["config_id"].astype("str")
     res["k"] = res["k"].astype("int64")
-    res.attrs["scaling_curves"] = dict(n_boot=n_boot, seed=seed, ci=ci, method=method)
+    res.attrs["scaling_curves"] = dict(n_boot=n_boot, seed=seed, level=level, method=method)
     return res[cols]
 
 # %% ../nbs/02_metrics.ipynb #8234050c

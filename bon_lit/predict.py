@@ -28,8 +28,8 @@ from .features import FEATURES
 __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', 'PARALLEL_MIN_WORK', 'SELECTION_RULES',
            'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS', 'Planted', 'make_planted',
            'numeric_features', 'is_constant', 'feature_problems', 'check_features', 'check_target', 'usable_features',
-           'ridge_svd', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability',
-           'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
+           'RidgeFit', 'ridge_fit', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cv_evaluate',
+           'Reliability', 'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
            'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'BestSubset', 'best_subset',
            'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable', 'baseline_table', 'ScreenResult',
            'screen', 'read_features_table']
@@ -106,9 +106,11 @@ def _as_frame(X) -> pd.DataFrame:
 
 
 def is_constant(A: np.ndarray) -> np.ndarray:
-    "Per column of `A`: zero variance up to rounding (same rule as scikit-learn's StandardScaler)."
-    n = A.shape[0]
-    mean, var = A.mean(0), A.var(0)
+    """Per column of `A` (rows on axis -2, any leading axes are a batch): zero variance up to rounding. The rule of
+    scikit-learn's StandardScaler, and the one rule of the package for "constant column": checks, standardisation and
+    every refit use it, so a column is never constant for one step and informative for the next."""
+    n = A.shape[-2]
+    mean, var = A.mean(-2), A.var(-2)
     eps = np.finfo(float).eps
     return var <= n * eps * var + (n * mean * eps) ** 2
 
@@ -176,7 +178,7 @@ def check_target(y, index: pd.Index, where: str = "") -> pd.Series:
         y = pd.Series(a, index=index)
     bad = ~np.isfinite(y.to_numpy())
     if bad.any(): raise ValueError(f"{pre}target is NaN/inf for configuration(s) {_fmt_ids(index[bad])}")
-    if len(y) > 1 and np.ptp(y.to_numpy()) == 0: raise ValueError(f"{pre}target is constant: nothing to predict or rank")
+    if len(y) > 1 and is_constant(y.to_numpy()[:, None])[0]: raise ValueError(f"{pre}target is constant: nothing to predict or rank")
     return y.rename(y.name if y.name is not None else "gain")
 
 # %% ../nbs/04_predict.ipynb #f94d0c30
@@ -198,35 +200,53 @@ DEFAULT_ALPHAS = np.logspace(-3, 3, 25)
 
 
 def _standardizer(A: np.ndarray):
-    "Training mean and (ddof=0) SD; zero-variance columns get SD 1, as in StandardScaler."
-    mu = A.mean(0)
-    sd = A.std(0)
+    "Training mean and (ddof=0) SD over rows (axis -2); constant columns (`is_constant`) get SD 1, as in StandardScaler."
+    mu = A.mean(-2)
+    sd = A.std(-2)
     sd[is_constant(A)] = 1.0
     return mu, sd
 
 
-def ridge_svd(Z, y, alphas) -> tuple[np.ndarray, np.ndarray]:
-    "Ridge with intercept on design `Z` for every alpha at once: `coef` (n_alphas, p) and `intercept` (n_alphas,)."
-    Z = np.asarray(Z, float); y = np.asarray(y, float)
+def _T(M): return np.swapaxes(M, -1, -2)
+
+
+@dataclass(frozen=True, eq=False)
+class RidgeFit:
+    """Standardised ridge with intercept, fitted by `ridge_fit` for a grid of penalties and several targets at once;
+    every array may carry leading batch axes (one fit per training set). p features, P targets, A penalties, r = rank."""
+    mu: np.ndarray      # (..., 1, p) training means
+    sd: np.ndarray      # (..., 1, p) training SDs (1 for constant columns)
+    zbar: np.ndarray    # (..., 1, p) column means of the standardised training design (0 up to rounding)
+    ybar: np.ndarray    # (..., 1, P) training means of the targets
+    Vt: np.ndarray      # (..., r, p) right singular vectors of the centred standardised design
+    d: np.ndarray       # (..., A, r) sigma / (sigma^2 + alpha) for every penalty
+    UtY: np.ndarray     # (..., r, P) centred targets in the left singular basis
+
+    def predict(self, X) -> np.ndarray:
+        "Predictions at the rows of `X` (..., m, p) for every penalty and target: (..., A, m, P)."
+        ZV = ((np.asarray(X, float) - self.mu) / self.sd - self.zbar) @ _T(self.Vt)          # (..., m, r)
+        return (ZV[..., None, :, :] * self.d[..., :, None, :]) @ self.UtY[..., None, :, :] + self.ybar[..., None, :, :]
+
+    def coef(self) -> tuple[np.ndarray, np.ndarray]:
+        "Intercepts (..., A, P) and coefficients (..., A, p, P) on the original feature scale."
+        b = _T(self.Vt)[..., None, :, :] @ (self.d[..., :, :, None] * self.UtY[..., None, :, :])  # per training SD
+        shift = (self.mu / self.sd + self.zbar)[..., None, :, :]                                   # (..., 1, 1, p)
+        return self.ybar - (shift @ b)[..., 0, :], b / _T(self.sd)[..., None, :, :]
+
+
+def ridge_fit(X, Y, alphas) -> RidgeFit:
+    """The package's one ridge solver: standardise on the rows of `X` (..., n, p), then ridge of every column of `Y`
+    (..., n, P) for every penalty in `alphas` from one SVD per training set. Leading axes of `X` and `Y` are a batch
+    of training sets solved together (refits on many index sets: `X[idx]` with `idx` (S, n))."""
+    X, Y = np.asarray(X, float), np.asarray(Y, float)
     alphas = np.atleast_1d(np.asarray(alphas, float))
-    zbar, ybar = Z.mean(0), y.mean()
+    mu, sd = _standardizer(X)
+    mu, sd = mu[..., None, :], sd[..., None, :]
+    Z = (X - mu) / sd
+    zbar, ybar = Z.mean(-2, keepdims=True), Y.mean(-2, keepdims=True)
     U, s, Vt = np.linalg.svd(Z - zbar, full_matrices=False)
-    d = s / (s ** 2 + alphas[:, None])                 # (A, r)
-    coef = (d * (U.T @ (y - ybar))) @ Vt               # (A, p)
-    return coef, ybar - coef @ zbar
-
-
-def _ridge_predict_many(Xtr: np.ndarray, Ytr: np.ndarray, Xte: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Standardise on `Xtr`, fit ridge for all `alphas` and all target columns of `Ytr` (n_tr, P),
-    predict `Xte`: returns (A, n_te, P)."""
-    mu, sd = _standardizer(Xtr)
-    Ztr, Zte = (Xtr - mu) / sd, (Xte - mu) / sd
-    ybar = Ytr.mean(0)
-    U, s, Vt = np.linalg.svd(Ztr - Ztr.mean(0), full_matrices=False)
-    UtY = U.T @ (Ytr - ybar)                           # (r, P)
-    ZV = (Zte - Ztr.mean(0)) @ Vt.T                    # (n_te, r)
-    d = s / (s ** 2 + alphas[:, None])                 # (A, r)
-    return (ZV[None, :, :] * d[:, None, :]) @ UtY + ybar
+    s = s[..., None, :]
+    return RidgeFit(mu=mu, sd=sd, zbar=zbar, ybar=ybar, Vt=Vt, d=s / (s ** 2 + alphas[:, None]), UtY=_T(U) @ (Y - ybar))
 
 
 def _inner_folds(n: int, k: int, random_state) -> list:
@@ -238,7 +258,7 @@ def _select_alpha(A: np.ndarray, Y: np.ndarray, alphas: np.ndarray, inner_cv: in
     column of `Y` returns the index of the alpha with the smallest mean fold MSE, and the (A, P) MSE table."""
     mse = np.zeros((len(alphas), Y.shape[1]))
     for tr, va in _inner_folds(len(A), inner_cv, random_state):
-        pred = _ridge_predict_many(A[tr], Y[tr], A[va], alphas)
+        pred = ridge_fit(A[tr], Y[tr], alphas).predict(A[va])
         mse += ((pred - Y[va][None]) ** 2).mean(axis=1) / inner_cv
     return mse.argmin(axis=0), mse
 
@@ -306,6 +326,20 @@ class GainPredictor(RegressorMixin, BaseEstimator):
         self.intercept_ = float(r.intercept_)
         self.intercept_original_ = float(r.intercept_ - np.sum(r.coef_ * sc.mean_ / sc.scale_))
         return self
+
+    def refit_many(self, X, y, index_sets) -> tuple[np.ndarray, np.ndarray]:
+        """Refit the same model (features, `alpha_`) on each row-index set of `index_sets` in batched solves (one per
+        set size): intercepts (S,) and coefficients (S, p) on the original scale. What concentration's cross-fits use."""
+        self._check_fitted()
+        A, yv = _as_frame(X)[self.features_].to_numpy(float), np.asarray(y, float)
+        b0, B = np.empty(len(index_sets)), np.empty((len(index_sets), len(self.features_)))
+        by_size = {}
+        for k, ix in enumerate(index_sets): by_size.setdefault(len(ix), []).append(k)
+        for ks in by_size.values():
+            idx = np.asarray([index_sets[k] for k in ks])
+            c0, c = ridge_fit(A[idx], yv[idx][..., None], [self.alpha_]).coef()
+            b0[ks], B[ks] = c0[:, 0, 0], c[:, 0, :, 0]
+        return b0, B
 
     def _check_fitted(self):
         if not hasattr(self, "pipeline_"): raise ValueError("GainPredictor is not fitted yet: call fit(X, y) first")
@@ -475,13 +509,13 @@ def _ridge_cv_engine(A, Y, splits, alphas, alpha, inner_cv, random_state):
     cols = np.arange(Y.shape[1])
     for tr, te in splits:
         if alpha is None:
-            pred = _ridge_predict_many(A[tr], Y[tr], A[te], alphas)          # (n_alphas, n_te, P)
+            pred = ridge_fit(A[tr], Y[tr], alphas).predict(A[te])            # (n_alphas, n_te, P)
             for k, s in enumerate(seeds):
                 best, _ = _select_alpha(A[tr], Y[tr], alphas, inner_cv, s)
                 oofs[k][te] = pred[best, :, cols].T
                 fold_alpha[k].append(alphas[best[0]])
         else:
-            o = _ridge_predict_many(A[tr], Y[tr], A[te], np.array([alpha]))[0]
+            o = ridge_fit(A[tr], Y[tr], [alpha]).predict(A[te])[0]
             for k in range(len(seeds)): oofs[k][te] = o; fold_alpha[k].append(alpha)
     out = [(o, np.array(fa, float)) for o, fa in zip(oofs, fold_alpha)]
     return out if many else out[0]
@@ -538,7 +572,7 @@ MIN_FIT_CONFIGS = 12   # below this many fitted configurations per fold, LOO / L
 
 @dataclass(frozen=True, eq=False)
 class CVResult:
-    "Out-of-fold evaluation of a gain predictor (see `cross_validate`)."
+    "Out-of-fold evaluation of a gain predictor (see `cv_evaluate`)."
     scheme: str
     oof: pd.Series                 # out-of-fold predicted gain per configuration (the median inner seed's run)
     y: pd.Series                   # actual gain
@@ -551,7 +585,7 @@ class CVResult:
     features: tuple
     top_k: int
     n_boot: int
-    conf: float
+    level: float
     groups: pd.Series | None = None
     seeds: pd.DataFrame | None = None      # one row per inner-CV seed: pooled, per-stratum, mean-within, demeaned rho
     strata: pd.Series | None = None        # stratum (e.g. domain) per configuration
@@ -580,15 +614,15 @@ class CVResult:
 
     def tidy(self) -> pd.DataFrame:
         "One row per metric: estimate (median over seeds), bootstrap interval, p-value (Spearman only)."
-        rows = [{"metric": m, "estimate": self.metrics[m], "ci_low": self.ci.loc[m, "ci_low"],
-                 "ci_high": self.ci.loc[m, "ci_high"], "p_value": self.p_value if m == "spearman" else np.nan}
+        rows = [{"metric": m, "estimate": self.metrics[m], "lo": self.ci.loc[m, "lo"],
+                 "hi": self.ci.loc[m, "hi"], "p_value": self.p_value if m == "spearman" else np.nan}
                 for m in METRICS]
         if self.within is not None:
             for s, r in self.within.iterrows():
-                rows.append({"metric": f"spearman_within:{s}", "estimate": r.spearman, "ci_low": np.nan, "ci_high": np.nan,
+                rows.append({"metric": f"spearman_within:{s}", "estimate": r.spearman, "lo": np.nan, "hi": np.nan,
                              "p_value": self.p_within if s == "mean" else np.nan})
-            rows.append({"metric": "spearman_demeaned", "estimate": self.spearman_demeaned, "ci_low": np.nan,
-                         "ci_high": np.nan, "p_value": np.nan})
+            rows.append({"metric": "spearman_demeaned", "estimate": self.spearman_demeaned, "lo": np.nan,
+                         "hi": np.nan, "p_value": np.nan})
         return pd.DataFrame(rows)
 
     def glance(self) -> pd.DataFrame:
@@ -597,23 +631,23 @@ class CVResult:
         lo, hi = self.spearman_range
         return pd.DataFrame([{"scheme": self.scheme, "model": self.model, "n_configs": len(self.y), "n_features": len(self.features),
             "n_folds": len(self.folds), "n_seeds": self.n_seeds, "spearman": m["spearman"], "spearman_seed_min": lo,
-            "spearman_seed_max": hi, "spearman_ci_low": ci.loc["spearman", "ci_low"],
-            "spearman_ci_high": ci.loc["spearman", "ci_high"], "spearman_within_mean": self.spearman_within_mean,
+            "spearman_seed_max": hi, "spearman_lo": ci.loc["spearman", "lo"],
+            "spearman_hi": ci.loc["spearman", "hi"], "spearman_within_mean": self.spearman_within_mean,
             "spearman_demeaned": self.spearman_demeaned, "pearson": m["pearson"], "kendall": m["kendall"],
             "mae": m["mae"], "r2": m["r2"], "top_k": self.top_k, "top_k_precision": m["top_k_precision"],
             "p_value": self.p_value, "p_within": self.p_within, "perm_strata": self.perm_strata, "n_perm": self.n_perm,
-            "perm_method": self.perm_method, "n_boot": self.n_boot, "conf": self.conf,
+            "perm_method": self.perm_method, "n_boot": self.n_boot, "level": self.level,
             "alpha_median": (float(np.nanmedian(self.folds["alpha"])) if self.folds["alpha"].notna().any() else np.nan)}])
 
     def __repr__(self):
         lo, hi = self.spearman_range
         lines = [f"CVResult(scheme={self.scheme}, {self.model}, {len(self.y)} configs, {len(self.features)} features, "
-                 f"{len(self.folds)} folds; medians over {self.n_seeds} inner-CV seed(s); {self.conf:.0%} bootstrap CIs "
+                 f"{len(self.folds)} folds; medians over {self.n_seeds} inner-CV seed(s); {self.level:.0%} bootstrap CIs "
                  f"from {self.n_boot} resamples)"]
         perm = (f" ({self.n_perm} permutations within {self.perm_strata}, {self.perm_method})" if self.perm_strata
                 else f" ({self.n_perm} permutations, {self.perm_method})")
         for m in METRICS:
-            cl, ch = self.ci.loc[m, "ci_low"], self.ci.loc[m, "ci_high"]
+            cl, ch = self.ci.loc[m, "lo"], self.ci.loc[m, "hi"]
             name = f"top-{self.top_k} precision" if m == "top_k_precision" else m
             s = f"  {name:<18} {self.metrics[m]:8.4f}  [{cl:.4f}, {ch:.4f}]"
             if m == "spearman":
@@ -658,8 +692,8 @@ def _resolve_strata(strata, groups, index):
     return pd.Series(np.asarray(strata), index=index, name="strata")
 
 
-def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int = 1000, n_perm: int = 1000,
-                   top_k: int = 5, seed: int = 0, conf: float = 0.95, perm_method: str = "auto",
+def cv_evaluate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int = 1000, n_perm: int = 1000,
+                   top_k: int = 5, seed: int = 0, level: float = 0.95, perm_method: str = "auto",
                    n_jobs: int = 1, *, strata=None, n_seeds: int = 10, perm_within: bool = True) -> CVResult:
     """Out-of-fold evaluation of `predictor` (default `GainPredictor()`; `"stratum_mean"` for the stratum-only baseline):
     leave-one-configuration-out (`scheme="loo"`), leave-one-group-out (`"logo"` or a column of a `groups` DataFrame) or
@@ -671,11 +705,11 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     predictor = GainPredictor() if predictor is None else predictor
     fast = type(predictor) is GainPredictor
     feats = getattr(predictor, "features", None) if not special else None
-    F = check_features(X, feats, allow_constant=special, where="cross_validate")
-    yy = check_target(y, F.index, where="cross_validate")
+    F = check_features(X, feats, allow_constant=special, where="cv_evaluate")
+    yy = check_target(y, F.index, where="cv_evaluate")
     n = len(F)
     if perm_method not in ("auto", "refit", "pairing"): raise ValueError("perm_method must be 'auto', 'refit' or 'pairing'")
-    if not 0 < conf < 1: raise ValueError("conf must be in (0, 1)")
+    if not 0 < level < 1: raise ValueError("level must be in (0, 1)")
     if top_k < 1: raise ValueError("top_k must be >= 1")
     if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1: raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
     st = _resolve_strata(strata, groups, F.index)
@@ -686,15 +720,15 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     F, yy = F.iloc[order], yy.iloc[order]
     codes, labels = (None, [])
     if st is not None:
-        codes, labels = _strata_codes(st, F.index, "cross_validate: ")
+        codes, labels = _strata_codes(st, F.index, "cv_evaluate: ")
         st = pd.Series(np.asarray(labels, dtype=object)[codes], index=F.index, name=st.name or "strata")
     if special and codes is None: raise ValueError("predictor='stratum_mean' needs strata")
     label, splits, names, gser = _cv_splits(F.index, scheme, groups, seed)
     min_train = min(len(tr) for tr, _ in splits)
     if fast and predictor.alpha is None:
-        _check_inner(min_train, predictor.inner_cv, f"cross_validate ({label}); smallest outer training set")
+        _check_inner(min_train, predictor.inner_cv, f"cv_evaluate ({label}); smallest outer training set")
     elif min_train < 2:
-        raise ValueError(f"cross_validate ({label}): an outer training set has {min_train} configuration(s)")
+        raise ValueError(f"cv_evaluate ({label}): an outer training set has {min_train} configuration(s)")
     rng = np.random.default_rng(seed)
     pcodes = codes if perm_within else None
     perms = _permutations(n, n_perm, rng, pcodes)
@@ -744,13 +778,13 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     if n_boot:
         idx = rng.integers(0, n, size=(n_boot, n))
         boots = [_metric_rows(R[:, 0][idx], yv[idx], top_k) for R, _ in (runs[:1] if len({id(r) for r in runs}) == 1 else runs)]
-        q = [100 * (1 - conf) / 2, 100 * (1 + conf) / 2]
+        q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             boot = {m: np.median([b[m] for b in boots], axis=0) for m in METRICS}
-            ci = pd.DataFrame({m: np.nanpercentile(boot[m], q) for m in METRICS}, index=["ci_low", "ci_high"]).T
+            ci = pd.DataFrame({m: np.nanpercentile(boot[m], q) for m in METRICS}, index=["lo", "hi"]).T
     else:
-        ci = pd.DataFrame(np.nan, index=list(METRICS), columns=["ci_low", "ci_high"])
+        ci = pd.DataFrame(np.nan, index=list(METRICS), columns=["lo", "hi"])
     p = _perm_pvalue(med, null) if n_perm else np.nan
     seed_rows = []
     for s, d in zip(seeds, st_obs):
@@ -802,7 +836,7 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     return CVResult(scheme=label, oof=pd.Series(oof, index=F.index, name="oof_pred").reindex(orig), y=yy.reindex(orig),
                     metrics=metrics, ci=ci, p_value=p, null_spearman=np.asarray(null, float),
                     perm_method=method if n_perm else "none", folds=folds, features=tuple(F.columns) if not special else (),
-                    top_k=min(top_k, n), n_boot=n_boot, conf=conf, groups=gser, seeds=seeds_df,
+                    top_k=min(top_k, n), n_boot=n_boot, level=level, groups=gser, seeds=seeds_df,
                     strata=st.reindex(orig) if st is not None else None, within=within, p_within=p_w,
                     null_within=np.asarray(null_w, float),
                     perm_strata=(st.name if (st is not None and perm_within) else None), notes=tuple(notes),
@@ -1001,14 +1035,16 @@ def _standardize(A):
 def _resample_gram(A: np.ndarray, y: np.ndarray, W: np.ndarray):
     """Standardised Gram matrices and scores of weighted resamples. A (n, p), y (n,), W (b, n) row multiplicities.
     Returns G (b, p, p), c (b, p) on the scale y / sd(y), and that sd."""
-    sd0 = A.std(0); sd0[sd0 == 0] = 1.0
-    A = (A - A.mean(0)) / sd0                       # affine pre-conditioning: does not change standardised results
+    mu0, sd0 = _standardizer(A)
+    A = (A - mu0) / sd0                             # affine pre-conditioning: does not change standardised results
     ysd = float(y.std()) or 1.0
     yv = (y - y.mean()) / ysd
     w = W / W.sum(1, keepdims=True)
     mu, ybar = w @ A, w @ yv
     cov = np.einsum("bn,ni,nj->bij", w, A, A, optimize=True) - mu[:, :, None] * mu[:, None, :]
     var = np.einsum("bii->bi", cov).copy()
+    # a variance from moments (E[x^2] - mean^2) carries cancellation error ~ eps * mean^2, which `is_constant`'s
+    # data rule cannot see: a column the resample made constant is caught by this relative threshold instead
     const = var <= 1e-10
     sd = np.sqrt(np.where(const, 1.0, var))
     G = cov / (sd[:, :, None] * sd[:, None, :])
@@ -1414,7 +1450,7 @@ def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestS
     n, p = A.shape
     if len(yv) != n: raise ValueError(f"best_subset: X has {n} rows, y has {len(yv)}")
     sd = A.std(0)
-    if (sd == 0).any(): raise ValueError(f"best_subset: constant feature(s) {list(F.columns[sd == 0])}")
+    # check_features has already refused constant columns (`is_constant`), so sd > 0
     Z = (A - A.mean(0)) / sd; yc = yv - yv.mean()
     G, c, yy = Z.T @ Z, Z.T @ yc, float(yc @ yc)
     rows = [{"k": 0, "features": (), "rss": yy}]
@@ -1541,7 +1577,7 @@ class BaselineTable:
                               "scheme": t["scheme"].iloc[0], "notes": "; ".join(self.notes)}])
 
     def __repr__(self):
-        cols = ["model", "n_features", "spearman", "spearman_ci_low", "spearman_ci_high", "p_value", "spearman_within_mean",
+        cols = ["model", "n_features", "spearman", "spearman_lo", "spearman_hi", "p_value", "spearman_within_mean",
                 "p_within", "kendall", "mae", "top_k_precision"]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             s = self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
@@ -1575,15 +1611,15 @@ def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme=
         if missing: notes.append(f"{label}: skipped (missing feature(s) {missing})"); continue
         if label == "core + token entropy" and ent in core: notes.append(f"{label}: token entropy already in the core")
         results[label] = ((precomputed or {}).get(label) or
-                          cross_validate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
+                          cv_evaluate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
                                          top_k=top_k, seed=seed, strata=strata, n_seeds=n_seeds))
     if strata is not None:
         label = f"{strata if isinstance(strata, str) else 'stratum'} only"
-        results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
+        results[label] = cv_evaluate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
                                         seed=seed, predictor="stratum_mean", strata=strata, n_seeds=1)
     if in_fold_core:
         label = "strict core (selected in fold)"
-        results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
+        results[label] = cv_evaluate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
                                         seed=seed, predictor=CoreRidge(B=in_fold_B, threshold=threshold, random_state=seed),
                                         strata=strata, n_seeds=1)
     for label, r in results.items():
@@ -1593,7 +1629,7 @@ def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme=
                  ", ".join(r.features) if len(r.features) <= 6 else f"{len(r.features)} features")
         rows.append({"model": label, "features": feats, "n_features": np.nan if in_fold else len(r.features), "scheme": r.scheme,
                      "spearman": g.spearman, "spearman_seed_min": g.spearman_seed_min, "spearman_seed_max": g.spearman_seed_max,
-                     "spearman_ci_low": g.spearman_ci_low, "spearman_ci_high": g.spearman_ci_high,
+                     "spearman_lo": g.spearman_lo, "spearman_hi": g.spearman_hi,
                      "spearman_within_mean": g.spearman_within_mean, "spearman_demeaned": g.spearman_demeaned,
                      "pearson": g.pearson, "kendall": g.kendall, "mae": g.mae,
                      "top_k_precision": g.top_k_precision, "p_value": g.p_value, "p_within": g.p_within,
