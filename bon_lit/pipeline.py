@@ -119,10 +119,10 @@ def read_inputs(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFr
 
 # %% ../nbs/08ab_pipeline.ipynb #1e7ebf46
 def _grade_counts(samples: pd.DataFrame) -> pd.DataFrame:
-    "Per config: samples, <NA> grades, of which 'ungradable', and samples with no answer."
+    "Per config: samples, <NA> grades, of which 'ungradable', and samples with no answer. `samples` is validated (ids are text)."
     na = samples["correct"].isna()
     gs = samples["grade_status"] if "grade_status" in samples.columns else pd.Series(np.nan, index=samples.index)
-    d = pd.DataFrame({"config_id": samples["config_id"].astype(str), "na": na, "ungradable": gs.eq("ungradable").fillna(False) & na,
+    d = pd.DataFrame({"config_id": samples["config_id"], "na": na, "ungradable": gs.eq("ungradable").fillna(False) & na,
                       "no_answer": gs.eq("no_answer").fillna(False) if "grade_status" in samples.columns else samples["answer"].isna()})
     g = d.groupby("config_id", sort=True)
     return pd.DataFrame({"n_samples": g.size(), "n_na": g["na"].sum(), "n_ungradable": g["ungradable"].sum(),
@@ -162,7 +162,6 @@ def gain_table(samples: pd.DataFrame, configs: pd.DataFrame, seed: int = 0) -> t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ft, pt = config_and_prompt_tables(samples, configs, gains="auto", n_boot=200, seed=seed)
-    ft.index = ft.index.astype(str)
     if "gain" not in ft.columns or ft["gain"].notna().sum() == 0:
         raise SchemaError("sample table: no configuration is RM-scored (column 'reward'): the gain BoN@N - pass@1 "
                           "cannot be measured anywhere, so nothing can be fitted; run `bon-lit score` first")
@@ -353,11 +352,12 @@ def screening(predictor, ft: pd.DataFrame, d: Design, final: list, intervals, un
 
 
 def curves(samples: pd.DataFrame, scored: list, unscored: list, seed: int = 0) -> pd.DataFrame:
+    # `samples` comes from `prepare_tables`: validated by the schema, so config ids are already text
     "pass@k, BoN@k and maj@k curves of the fitted configurations, pass@k and maj@k of the candidates (200 bootstraps)."
-    sc = samples[samples["config_id"].astype(str).isin(scored)]
+    sc = samples[samples["config_id"].isin(scored)]
     out = scaling_curves(sc, metrics=("pass", "bon", "maj"), n_boot=200, seed=seed)
     if unscored:
-        su = samples[samples["config_id"].astype(str).isin(unscored)]
+        su = samples[samples["config_id"].isin(unscored)]
         out = pd.concat([out, scaling_curves(su, metrics=("pass", "maj"), n_boot=200, seed=seed)], ignore_index=True)
     return out
 
