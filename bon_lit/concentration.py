@@ -18,32 +18,32 @@ def _out(x):
     x = np.asarray(x, float)
     return float(x) if x.ndim == 0 else x
 
-
-def _check_delta(delta):
-    d = np.asarray(delta, float)
-    if not np.all((d > 0) & (d < 1)): raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
-    return d
-
-
-def _check_n(n, least: int = 1, what: str = "n"):
-    a = np.asarray(n, float)
-    if not np.all(np.isfinite(a)) or np.any(a < least) or np.any(a != np.round(a)):
-        raise ValueError(f"{what} must be an integer >= {least}, got {n!r}")
-    return a
-
-
-def _check_range(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))): raise ValueError(f"range [{a}, {b}] must be finite")
-    if np.any(b < a): raise ValueError(f"range [{a}, {b}]: upper end below lower end")
-    return a, b
-
 # %% auto #0
 __all__ = ['AGGREGATES', 'TERMS', 'STUDY_FEATURES', 'hoeffding_eps', 'bernstein_eps', 'variance_eps', 'std_eps', 'FeatureBound',
            'feature_bounds', 'boundable', 'n_prompts_of', 'feature_eps', 'linear_noise_var', 'Calibration', 'calibrate',
            'PredictionIntervals', 'prediction_intervals', 'suite_tables', 'RankingCertificate', 'ranking_guarantee',
            'synthetic_suite', 'prompts_needed', 'width_by_n', 'JackknifePlus', 'jackknife_plus', 'jackknife_plus_oof',
            'BootstrapIntervals', 'two_stage_bootstrap']
+
+# %% ../nbs/05_concentration.ipynb #3d9b4d31
+def _check_delta(delta):
+    d = np.asarray(delta, float)
+    if not np.all((d > 0) & (d < 1)): raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+    return d
+
+# %% ../nbs/05_concentration.ipynb #836a8ebd
+def _check_n(n, least: int = 1, what: str = "n"):
+    a = np.asarray(n, float)
+    if not np.all(np.isfinite(a)) or np.any(a < least) or np.any(a != np.round(a)):
+        raise ValueError(f"{what} must be an integer >= {least}, got {n!r}")
+    return a
+
+# %% ../nbs/05_concentration.ipynb #14ea594c
+def _check_range(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))): raise ValueError(f"range [{a}, {b}] must be finite")
+    if np.any(b < a): raise ValueError(f"range [{a}, {b}]: upper end below lower end")
+    return a, b
 
 # %% ../nbs/05_concentration.ipynb #c94d5869
 def hoeffding_eps(n, delta, a=0.0, b=1.0):
@@ -141,7 +141,7 @@ class FeatureBound:
         else: raise ValueError(f"{self.name}: no deviation bound for aggregate {self.aggregate!r}")
         return _out(np.minimum(e, self.cap(n)))
 
-
+# %% ../nbs/05_concentration.ipynb #6f70379d
 _COLUMN_ATTRS = ("stat", "prompt_column", "column", "per_prompt", "statistic")
 
 
@@ -170,7 +170,7 @@ def _bound_from(name, spec, N, max_len, vocab_size=None) -> FeatureBound:
                          f"holds; pass `ranges={{{name!r}: (aggregate, a, b, column)}}` with a justified finite range")
     return fb
 
-
+# %% ../nbs/05_concentration.ipynb #90abf876
 def feature_bounds(features: Sequence[str], registry=None, N: int | None = None, max_len: int | None = None,
                    ranges: Mapping | None = None, vocab_size: int | None = None) -> dict:
     """`FeatureBound` per feature from a registry (`bon_lit.features.FEATURES` by default: objects with
@@ -209,7 +209,7 @@ def _per_config(prompt_stats: pd.DataFrame, columns: Sequence[str]) -> dict:
         out[str(cid)] = g[list(columns)].to_numpy(float)
     return out
 
-
+# %% ../nbs/05_concentration.ipynb #bfb6271a
 def _resolve_columns(bounds: dict, prompt_stats: pd.DataFrame | None) -> dict:
     "Per-prompt column of each feature: the bound's `column`, else the feature's own name, else None."
     cols = set(prompt_stats.columns) if prompt_stats is not None else set()
@@ -219,12 +219,12 @@ def _resolve_columns(bounds: dict, prompt_stats: pd.DataFrame | None) -> dict:
         out[f] = c
     return out
 
-
+# %% ../nbs/05_concentration.ipynb #d53433ad
 def n_prompts_of(prompt_stats: pd.DataFrame) -> pd.Series:
     "Number of prompts per configuration in a per-prompt table."
     return prompt_stats.groupby("config_id", sort=False).size().rename("n_prompts")
 
-
+# %% ../nbs/05_concentration.ipynb #d977e84a
 def _n_series(n_prompts, index, prompt_stats=None) -> pd.Series:
     if n_prompts is None:
         if prompt_stats is None: raise ValueError("pass n_prompts (an int or a Series per configuration) or prompt_stats")
@@ -237,7 +237,7 @@ def _n_series(n_prompts, index, prompt_stats=None) -> pd.Series:
     _check_n(n.to_numpy(), 2, "n_prompts")
     return n.astype(float).rename("n_prompts")
 
-
+# %% ../nbs/05_concentration.ipynb #b8143234
 def feature_eps(stats, registry=None, n_prompts=None, delta: float = 0.05, *, features: Sequence[str] | None = None,
                 N: int | None = None, max_len: int | None = None, method: str = "hoeffding", ranges=None,
                 vocab_size: int | None = None, per_feature: bool = False) -> pd.DataFrame:
@@ -293,14 +293,14 @@ def _linear_parts(predictor):
     raise TypeError("the predictor must be a fitted linear model: a bon_lit GainPredictor (coef_original_, "
                     "intercept_original_, features_) or a scikit-learn linear regressor fitted on a DataFrame")
 
-
+# %% ../nbs/05_concentration.ipynb #a6e05e66
 def _is_gain_predictor(predictor) -> bool:
     pipe = getattr(predictor, "pipeline_", None)
     if pipe is None or not hasattr(predictor, "alpha_"): return False
     names = [type(s).__name__ for _, s in pipe.steps]
     return names == ["StandardScaler", "Ridge"]
 
-
+# %% ../nbs/05_concentration.ipynb #0ed2387f
 def _refit(predictor, X: pd.DataFrame, y: np.ndarray, idx_list):
     "Intercepts and coefficients of the predictor refitted (same alpha) on each training index set."
     feats, _, _ = _linear_parts(predictor)
@@ -315,7 +315,7 @@ def _refit(predictor, X: pd.DataFrame, y: np.ndarray, idx_list):
         b0.append(c0); B.append(c)
     return np.asarray(b0), np.asarray(B)
 
-
+# %% ../nbs/05_concentration.ipynb #5e660b72
 def _folds(m: int, K: int | None, groups, seed: int):
     "List of held-out index arrays: leave-one-group-out when groups are given, else K-fold (LOO when K >= m)."
     if groups is not None:
@@ -340,7 +340,7 @@ def _influence(S: np.ndarray, aggs: Sequence[str]) -> np.ndarray:
         else: out[:, j] = 0.0
     return out
 
-
+# %% ../nbs/05_concentration.ipynb #1ad17202
 def _psi_var(M: np.ndarray, aggs: Sequence[str], beta: np.ndarray, has_target: bool) -> float:
     "Var_i(psi_i) / n for one configuration's per-prompt matrix M (features..., [target])."
     M = M[~np.isnan(M).any(1)]
@@ -349,7 +349,7 @@ def _psi_var(M: np.ndarray, aggs: Sequence[str], beta: np.ndarray, has_target: b
     if has_target: psi = psi + M[:, -1]
     return float(psi.var(ddof=1) / len(M))
 
-
+# %% ../nbs/05_concentration.ipynb #0265eff2
 def _noise_setup(prompt_stats, coef_names, bounds, target):
     cols = _resolve_columns(bounds, prompt_stats)
     feats = [f for f in coef_names if cols.get(f) is not None]
@@ -357,7 +357,7 @@ def _noise_setup(prompt_stats, coef_names, bounds, target):
     per = _per_config(prompt_stats.assign(config_id=prompt_stats["config_id"].astype(str)), use)
     return feats, [bounds[f].aggregate for f in feats], per
 
-
+# %% ../nbs/05_concentration.ipynb #9be989d6
 def linear_noise_var(prompt_stats: pd.DataFrame, coef: Mapping, bounds: dict, target: str | None = None,
                      config_ids=None) -> pd.Series:
     """Delta-method variance, over the prompt draw, of `target_hat - sum_j coef_j x_hat_j` per configuration
@@ -434,7 +434,7 @@ class Calibration:
         if self.noise_missing: s += f"\n  feature noise not estimable for {self.noise_missing} (residual over-estimated)"
         return s
 
-
+# %% ../nbs/05_concentration.ipynb #b3a95933
 def calibrate(predictor, X: pd.DataFrame, y, prompt_stats: pd.DataFrame | None = None, registry=None, *,
               target: str = "gain", n_folds: int | None = None, groups=None, n_boot: int = 200, seed: int = 0,
               N: int | None = None, max_len: int | None = None, ranges=None, vocab_size: int | None = None) -> Calibration:
@@ -545,7 +545,7 @@ class PredictionIntervals:
         ax.set_xlabel("configuration (sorted by prediction)"); ax.set_ylabel("BoN gain"); ax.legend(fontsize=7)
         return ax
 
-
+# %% ../nbs/05_concentration.ipynb #7a4f9de1
 def _split(split, terms, against):
     names = list(TERMS) + (["target_noise"] if against == "estimate" else [])
     s = dict(zip(names, split)) if split is not None else None
@@ -558,7 +558,7 @@ def _split(split, terms, against):
     tot = sum(s[t] for t in keep)
     return {t: s[t] / tot for t in keep}
 
-
+# %% ../nbs/05_concentration.ipynb #15bb94b9
 def prediction_intervals(predictor, features: pd.DataFrame, n_prompts=None, delta: float = 0.1, *,
                          calibration: Calibration | None = None, prompt_stats: pd.DataFrame | None = None,
                          registry=None, ranges=None, N: int | None = None, max_len: int | None = None,
@@ -665,7 +665,7 @@ class RankingCertificate:
                 + self.pairs.head(10).to_string(float_format=lambda v: f"{v:.4f}")
                 + ("\n..." if self.n_certified > 10 else ""))
 
-
+# %% ../nbs/05_concentration.ipynb #7b4fb2b2
 def ranking_guarantee(intervals) -> RankingCertificate:
     """Certify the pairs (a, b) with lo[a] > hi[b], i.e. pred[a] - pred[b] > h[a] + h[b]: on the event that both
     intervals hold, gain(a) >= lo[a] > hi[b] >= gain(b). Accepts `PredictionIntervals` or a DataFrame with lo/hi."""
@@ -723,7 +723,7 @@ def _feature_noise_at(n, coef: pd.Series, bounds: dict, delta_f: float, method: 
         tot += abs(bj) * fb.eps(n, dj, meth, var=var)
     return float(tot)
 
-
+# %% ../nbs/05_concentration.ipynb #187c075d
 def prompts_needed(width: float, delta: float = 0.1, predictor=None, *, coef: Mapping | None = None,
                    registry=None, ranges=None, N: int | None = None, max_len: int | None = None,
                    vocab_size: int | None = None, method: str = "hoeffding", variances: Mapping | None = None, split=None,
@@ -767,7 +767,7 @@ def prompts_needed(width: float, delta: float = 0.1, predictor=None, *, coef: Ma
         else: lo = mid + 1
     return int(lo)
 
-
+# %% ../nbs/05_concentration.ipynb #42ce8ae0
 def width_by_n(predictor, ns: Sequence[int], delta: float = 0.1, *, calibration: Calibration | None = None,
                features: pd.DataFrame | None = None, registry=None, ranges=None, N=None, max_len=None,
                vocab_size=None, split=None, terms=TERMS) -> pd.DataFrame:
@@ -801,7 +801,7 @@ def _nested_fits(A: np.ndarray, y: np.ndarray, A_new: np.ndarray, units, alphas=
         oof[te] = pred[:len(te)]; P[k] = pred[len(te):]; chosen[k] = alphas[best[0]]
     return oof, P, chosen
 
-
+# %% ../nbs/05_concentration.ipynb #77c8aac4
 def _order_stat(V: np.ndarray, k: int, axis: int = 0):
     "k-th smallest (1-based) along `axis`; -inf for k < 1 and +inf for k > size."
     m = V.shape[axis]
@@ -809,7 +809,7 @@ def _order_stat(V: np.ndarray, k: int, axis: int = 0):
     if k > m: return np.full(np.delete(V.shape, axis), np.inf)
     return np.partition(V, k - 1, axis=axis).take(k - 1, axis=axis)
 
-
+# %% ../nbs/05_concentration.ipynb #c91867eb
 @dataclass(frozen=True, eq=False)
 class JackknifePlus:
     "Jackknife+ / CV+ prediction intervals over configurations (see `jackknife_plus`)."
@@ -879,7 +879,7 @@ class JackknifePlus:
         return (f"JackknifePlus({self.method}, alpha={self.alpha}: {g.guarantee}; {g.n_train} training configurations, "
                 f"mean half-width {g.mean_half_width:.4f})\n{body}" + ("\n..." if len(self.frame) > 12 else ""))
 
-
+# %% ../nbs/05_concentration.ipynb #576a776e
 def jackknife_plus(X: pd.DataFrame, y, X_new: pd.DataFrame, alpha: float = 0.1, *, groups=None, K: int | None = None,
                    features: Sequence[str] | None = None, alphas=None, inner_cv: int = 5, random_state: int = 0,
                    seed: int = 0, target_range=(-1.0, 1.0)) -> JackknifePlus:
@@ -951,7 +951,7 @@ def _boot_tables(prompt_stats: pd.DataFrame, ids, cols, aggs, target: str):
         out.append((cids, V.reshape(len(cids), len(pids), len(cols) + 1)))
     return out
 
-
+# %% ../nbs/05_concentration.ipynb #f239086e
 def _boot_aggregate(W: np.ndarray, S: np.ndarray, aggs) -> np.ndarray:
     """Config-level values (B, C, k+1) of per-prompt values S (C, n, k+1) under prompt multiplicities W (B, n):
     weighted means, and for aggregate "var"/"std" the ddof=1 variance/std of the resampled prompts (NaN ignored)."""

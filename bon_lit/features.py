@@ -147,6 +147,7 @@ def _fam_lengths(pool):
         var = np.where(N > dd, pool.gsum(d * d) / np.maximum(N - dd, 1), np.nan)
     return {"length_mean": mean, "length_var": var}
 
+# %% ../nbs/03_features.ipynb #bc0fd5e9
 def _fam_trunc(pool):
     pool._need("finish_reason", "the truncation rate")
     t = pool._take((pool.df["finish_reason"] == "length").to_numpy(dtype=bool, na_value=False))
@@ -156,6 +157,7 @@ def _fam_trunc(pool):
 def _fam_entropy(pool):
     return {"token_entropy_mean": pool.gnanmean(pool.float_col("token_entropy_mean", "the token-entropy feature"))}
 
+# %% ../nbs/03_features.ipynb #aec9bcf3
 def _fam_logprob(pool):
     lp = pool.float_col("logprob_sum", "log-probability features")
     L = pool.float_col("n_tokens", "log-probability features")
@@ -163,6 +165,7 @@ def _fam_logprob(pool):
         per_tok = np.where(L > 0, lp / np.where(L > 0, L, 1.0), np.nan)
     return {"logprob_mean": pool.gnanmean(per_tok), "confidence": pool.gnanmean(np.exp(per_tok))}
 
+# %% ../nbs/03_features.ipynb #5a121edd
 def _fam_self_certainty(pool):
     return {"self_certainty": pool.gnanmean(pool.float_col("self_certainty", "the self-certainty feature"))}
 
@@ -185,6 +188,7 @@ def _length_ddof(pool, name):
     "The ddof of length-variance feature `name`: the pool's `length_ddof` when set, else its default in LENGTH_DDOF."
     return LENGTH_DDOF[name] if pool.length_ddof is None else pool.length_ddof
 
+# %% ../nbs/03_features.ipynb #8854240d
 def _length_var_total(pool):
     L = pool.float_col("n_tokens", "length features")
     n_c = pool.n_prompts * pool.N_cfg
@@ -195,6 +199,7 @@ def _length_var_total(pool):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_c > dd, np.add.reduceat(d * d, cs) / np.maximum(n_c - dd, 1), np.nan)
 
+# %% ../nbs/03_features.ipynb #cd499900
 def _length_gap(pool):
     return pool.cmean(pool.stat("length_gap"))
 
@@ -289,6 +294,7 @@ def _select(features=None, kinds=None, columns=()):
     if bad: raise ValueError(f"unknown kind(s) {bad}; choose from {KINDS}")
     return [f for f in FEATURES.values() if f.kind in kinds and (f.name not in _OPTIONAL or set(f.requires) <= set(columns))]
 
+# %% ../nbs/03_features.ipynb #bd5de62e
 def _check_answers(pool, fs):
     "Refuse answer-based features on a config that looks ungraded (no answer and no grade on any sample)."
     if not any("answer" in f.requires for f in fs): return
@@ -337,9 +343,11 @@ def _feature_values(pool, f):
     if f.aggregate == "std": return np.sqrt(pool.cvar(pool.stat(f.stat), ddof=ddof))
     return f.pooled(pool)
 
+# %% ../nbs/03_features.ipynb #803aad50
 def _config_index(pool):
     return pd.Index(pool.cfg_u[pool.cfg_of].astype(str), dtype="str", name="config_id")
 
+# %% ../nbs/03_features.ipynb #9e8186fd
 def _join_configs(df, configs):
     if configs is None: return df
     if "config_id" not in configs.columns: raise SchemaError("config table: missing column 'config_id'")
@@ -355,6 +363,7 @@ def _join_configs(df, configs):
                               + ", ".join(f"{c!r} (N={n}, n_samples={m})" for c, n, m in zip(df.index[bad][:5], df["N"][bad][:5], decl[bad][:5])))
     return cf.join(df)
 
+# %% ../nbs/03_features.ipynb #f9388f07
 def config_features(samples: pd.DataFrame, configs: pd.DataFrame | None = None, kinds=None, features=None,
                     ungradable: str = "error", length_ddof: int | None = None) -> pd.DataFrame:
     """One row per config_id (sorted index): `n_prompts`, `N` and one column per feature of `FEATURES` (or of the
@@ -366,6 +375,7 @@ def config_features(samples: pd.DataFrame, configs: pd.DataFrame | None = None, 
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     return _config_features(pool, fs, configs)
 
+# %% ../nbs/03_features.ipynb #c8e1149c
 def _config_features(pool, fs, configs=None):
     _check_answers(pool, fs)
     d = {"n_prompts": pool.n_prompts.astype(np.int64), "N": pool.N_cfg.astype(np.int64)}
@@ -461,6 +471,7 @@ def _bootstrap(pool, V, n_boot, seed, level, batch: int = 256):
                 lo[c, ok], hi[c, ok] = Q[0, i * M:(i + 1) * M][ok], Q[1, i * M:(i + 1) * M][ok]
     return lo, hi
 
+# %% ../nbs/03_features.ipynb #274ff0ca
 def _gain_frame(pool, V, n, n_boot, seed, level):
     mean = np.add.reduceat(V, pool.cfg_starts, axis=0) / pool.n_prompts[:, None]
     lo, hi = _bootstrap(pool, V, n_boot, seed, level)
@@ -479,6 +490,7 @@ def bon_gain(samples: pd.DataFrame, n: int | None = None, n_boot: int = 200, see
     V, _ = _gain_values(pool, n)
     return _gain_frame(pool, V, n, n_boot, seed, level)
 
+# %% ../nbs/03_features.ipynb #dc557a99
 def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "error") -> pd.DataFrame:
     """Per (config_id, prompt_id): the exact per-prompt `pass@1`, `bon@N`, `maj@N`, `pass@N`, `coverage_gap`,
     `gain` = bon@N - pass@1 (in [-1, 1]) and `gain_vs_maj`; `bon_gain` is their average over prompts."""
@@ -503,6 +515,7 @@ def _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, un
     out = out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
     return out, (_prompt_frame(pool, fs, V) if prompts else None)
 
+# %% ../nbs/03_features.ipynb #d65f48a6
 def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
                    n_boot: int = 200, seed: int = 0, level: float = 0.95, kinds=None, ungradable: str = "error",
                    length_ddof: int | None = None, features=None) -> pd.DataFrame:
@@ -559,6 +572,7 @@ def _naive_prompt(d, key):
         "first_correct_rb": 1 / (nc + 1), "length_gap": L[y].mean() - L[~y].mean() if 0 < nc < N else np.nan,
         "bon@N": y[r == r.max()].mean()})
 
+# %% ../nbs/03_features.ipynb #8b7790be
 def naive_config_features(samples: pd.DataFrame) -> pd.DataFrame:
     """Every feature and gain point estimate with a plain pandas `groupby().apply` (slow reference implementation,
     used by the tests and as the baseline of `benchmarks/bench_features.py`)."""
