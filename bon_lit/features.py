@@ -14,9 +14,9 @@ from .metrics import (Pool, _cfg_msg, _check_finite_rewards, _group_max, _modal_
                              _boot_interval, _name_order)
 
 # %% auto #0
-__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
-           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'config_and_prompt_tables',
-           'prompt_stats', 'naive_config_features']
+__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'registry_table',
+           'prompt_features', 'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table',
+           'config_and_prompt_tables', 'prompt_stats', 'naive_config_features']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -278,6 +278,20 @@ FEATURES = {f.name: f for f in [
        "mean length of correct minus incorrect samples, within prompt, averaged over prompts with both", ("n_tokens", "correct"),
        _length_gap),
 ]}
+
+# %% ../nbs/03_features.ipynb #7cc99e83
+def _fmt_range(a: float, b: float) -> str:
+    f = lambda v: "\\infty" if v == math.inf else ("-\\infty" if v == -math.inf else f"{v:.4g}")
+    return f"$[{f(a)}, {f(b)}]$"
+
+
+def registry_table(N: int = 16, max_len: float = 512, vocab_size: int = DEFAULT_VOCAB) -> pd.DataFrame:
+    """The registry as a table, one row per feature: kind, aggregate, definition (LaTeX), range [a, b] for pools of `N`
+    samples, completions of at most `max_len` tokens and `vocab_size` tokens (of the per-prompt statistic, or of the
+    feature when it is pooled), and the description."""
+    return pd.DataFrame([{"feature": f"`{f.name}`", "kind": f.kind, "aggregate": f.aggregate, "definition": f"${f.latex}$",
+                          "range": _fmt_range(*f.range(N, max_len, vocab_size)) + (" (of the feature)" if f.aggregate == "pooled" else ""),
+                          "description": f.description} for f in FEATURES.values()])
 
 # %% ../nbs/03_features.ipynb #adda6430
 _OPTIONAL = {"self_certainty"}   # features computed only when their column exists
