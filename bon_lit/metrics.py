@@ -307,66 +307,9 @@ def _check_finite_rewards(pool, r):
         raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) {pool.where_msg(inf)}; "
                           "rewards must be finite (or missing)")
 
-# %% ../nbs/02_metrics.ipynb #6743e409
-class Pool:
-    """The grouping engine of bon_lit: a sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
-
-    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
-    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
-
-    def __init__(self, samples: pd.DataFrame, ungradable: str = "error"):
-        if not isinstance(samples, pd.DataFrame):
-            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
-        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
-        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
-        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
-        if ungradable not in ("error", "wrong"):
-            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
-        self.df, self.ungradable, self._cache = samples, ungradable, {}
-        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
-        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
-        if (c < 0).any() or (p < 0).any():
-            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
-        si = samples["sample_idx"].to_numpy(dtype=np.int64)
-        g = c.astype(np.int64) * len(pr_u) + p
-        del c, p
-        dg = np.diff(g)
-        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
-            self.order = None                       # already sorted (the usual case): no copy
-        else:
-            self.order = np.lexsort((si, g))
-            g, si = g[self.order], si[self.order]
-        del dg
-        n = len(g)
-        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
-        self.starts = np.flatnonzero(newg); del newg
-        self.size = np.diff(np.r_[self.starts, n])
-        gk = g[self.starts]; del g
-        self.G = len(self.starts)
-        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
-        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
-        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
-        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
-        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
-        self.C = len(self.cfg_starts)
-        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
-        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
-        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
-        bad = np.flatnonzero(self.size != self.N)
-        if len(bad):
-            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
-                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
-                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
-        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
-        bad_s = np.flatnonzero(si != pos)
-        if len(bad_s):
-            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
-            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
-                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
-        self.pos = pos
-        self.n = n
-
-    # --- columns -------------------------------------------------------------------------------
+# %% ../nbs/02_metrics.ipynb #11b859ed
+class _PoolColumns:
+    "Columns of the sample table in the pool's sorted row order, converted once and cached (mixed into `Pool`)."
     def _take(self, a):
         return a if self.order is None else a[self.order]
 
@@ -396,6 +339,9 @@ class Pool:
         g = np.unique(np.searchsorted(self.starts, np.flatnonzero(mask_sorted), side="right") - 1)
         return f"in config(s) {_cfg_msg(names, cnt)}: " + _rows_msg(self.cfg_u[self.gcfg[g]], self.pr_u[self.gpr[g]])
 
+# %% ../nbs/02_metrics.ipynb #27cb0efc
+class _PoolLabels:
+    "Grades, rewards and answer classes in sorted row order, with errors that name the configs (mixed into `Pool`)."
     @property
     def y(self):
         "Correctness as sorted bool; <NA> raises (ungradable='error') or counts as wrong with a warning."
@@ -449,7 +395,9 @@ class Pool:
             self._cache["codes"] = self._take(codes)
         return self._cache["codes"]
 
-    # --- reductions ----------------------------------------------------------------------------
+# %% ../nbs/02_metrics.ipynb #c6e6774c
+class _PoolReductions:
+    "Per-group and per-config reductions of sorted per-sample arrays (mixed into `Pool`)."
     def blocks(self, fn, *cols):
         """Per-group values of `fn(*blocks)`, where each block is a sorted per-sample column of `cols` as a (groups, N)
         array over the configs that share one N: how the kernels of `bon_lit.metrics` run on this pool."""
@@ -494,6 +442,67 @@ class Pool:
         ss = np.add.reduceat(d * d, self.cfg_starts)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(cnt > ddof, ss / np.maximum(cnt - ddof, 1), np.nan)
+
+# %% ../nbs/02_metrics.ipynb #6743e409
+class Pool(_PoolColumns, _PoolLabels, _PoolReductions):
+    """The grouping engine of bon_lit: a sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
+
+    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
+    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily (`_PoolColumns`,
+    `_PoolLabels`); the reductions over groups and configs are in `_PoolReductions`."""
+
+    def __init__(self, samples: pd.DataFrame, ungradable: str = "error"):
+        if not isinstance(samples, pd.DataFrame):
+            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
+        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
+        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
+        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
+        if ungradable not in ("error", "wrong"):
+            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
+        self.df, self.ungradable, self._cache = samples, ungradable, {}
+        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
+        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
+        if (c < 0).any() or (p < 0).any():
+            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
+        si = samples["sample_idx"].to_numpy(dtype=np.int64)
+        g = c.astype(np.int64) * len(pr_u) + p
+        del c, p
+        dg = np.diff(g)
+        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
+            self.order = None                       # already sorted (the usual case): no copy
+        else:
+            self.order = np.lexsort((si, g))
+            g, si = g[self.order], si[self.order]
+        del dg
+        n = len(g)
+        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
+        self.starts = np.flatnonzero(newg); del newg
+        self.size = np.diff(np.r_[self.starts, n])
+        gk = g[self.starts]; del g
+        self.G = len(self.starts)
+        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
+        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
+        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
+        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
+        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
+        self.C = len(self.cfg_starts)
+        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
+        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
+        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
+        bad = np.flatnonzero(self.size != self.N)
+        if len(bad):
+            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
+                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
+                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
+        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
+        bad_s = np.flatnonzero(si != pos)
+        if len(bad_s):
+            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
+            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
+                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
+        self.pos = pos
+        self.n = n
+
 
 # %% ../nbs/02_metrics.ipynb #dae95b3c
 def _name_order(pool):
