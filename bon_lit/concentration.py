@@ -435,14 +435,26 @@ class Calibration:
         return s
 
 # %% ../nbs/05_concentration.ipynb #b3a95933
-def calibrate(predictor, X: pd.DataFrame, y, prompt_stats: pd.DataFrame | None = None, registry=None, *,
-              target: str = "gain", n_folds: int | None = None, groups=None, n_boot: int = 200, seed: int = 0,
-              N: int | None = None, max_len: int | None = None, ranges=None, vocab_size: int | None = None) -> Calibration:
+def calibrate(predictor,                                # a fitted linear predictor
+              X: pd.DataFrame,                          # features of its training configurations
+              y,                                        # their gains
+              prompt_stats: pd.DataFrame | None = None, # per-prompt table with the per-prompt `target` (for the prompt-noise part)
+              registry=None,                            # feature registry (default `bon_lit.features.FEATURES`)
+              *,
+              target: str = "gain",                     # per-prompt target column of `prompt_stats`
+              n_folds: int | None = None,               # cross-fitting folds over configurations (None: leave-one-out)
+              groups=None,                              # group labels: leave-one-group-out instead
+              n_boot: int = 200,                        # bootstrap refits (over configurations) for the estimation error
+              seed: int = 0,                            # seed of folds and resamples
+              N: int | None = None,                     # samples per prompt (for the registry ranges)
+              max_len: int | None = None,               # max completion length in tokens (for the ranges)
+              ranges=None,                              # {feature: (aggregate, a, b, column)} for features outside the registry
+              vocab_size: int | None = None,            # vocabulary size (for the token-entropy range)
+             ) -> Calibration:
     """Estimate the non-rigorous parts of the prediction error of a fitted linear `predictor` trained on (X, y):
-    cross-fitted out-of-fold errors (K folds over configurations, LOO by default; leave-one-group-out with
-    `groups`), the part of their mean square due to prompt sampling (delta method on `prompt_stats`, the
-    per-prompt table with the per-prompt `target` column), the bootstrap (over configurations) variance of the
-    fitted predictor, and by subtraction the RMS of the linear-approximation residual."""
+    cross-fitted out-of-fold errors, the part of their mean square due to prompt sampling (delta method on
+    `prompt_stats`), the bootstrap variance of the refitted predictor, and by subtraction the RMS of the
+    linear-approximation residual."""
     feats, b0, beta = _linear_parts(predictor)
     X = X.copy(); X.index = X.index.astype(str)
     yv = np.asarray(pd.Series(y, index=X.index) if not isinstance(y, pd.Series) else y.set_axis(y.index.astype(str)).reindex(X.index), float)
@@ -559,19 +571,28 @@ def _split(split, terms, against):
     return {t: s[t] / tot for t in keep}
 
 # %% ../nbs/05_concentration.ipynb #15bb94b9
-def prediction_intervals(predictor, features: pd.DataFrame, n_prompts=None, delta: float = 0.1, *,
-                         calibration: Calibration | None = None, prompt_stats: pd.DataFrame | None = None,
-                         registry=None, ranges=None, N: int | None = None, max_len: int | None = None,
-                         vocab_size: int | None = None, method: str = "hoeffding", split=None,
-                         simultaneous: bool = False, against: str = "population", terms: Sequence[str] = TERMS,
-                         target_range=(-1.0, 1.0)) -> PredictionIntervals:
-    """Intervals pred ± (feature_noise + estimation + residual) for the population gain of each configuration
-    in `features` (config-level table, index config_id), at level 1 - delta per configuration (jointly over all of
-    them with `simultaneous=True`). `delta` is split over the terms (`split`, default 1/2, 1/4, 1/4): the
-    feature-noise term is the rigorous sum_j |beta_j| eps_j(n, delta_F / d); the estimation and residual terms
-    come from `calibration` (see `calibrate`). `against="estimate"` adds the target's own sampling noise
-    (Hoeffding on `target_range`), for comparing with an estimated rather than the population gain.
-    `method`: "hoeffding" (data-free), "bernstein" or "min" (need `prompt_stats`) for mean-type features."""
+def prediction_intervals(predictor,                                # a fitted linear predictor (`GainPredictor` or a scikit-learn linear model)
+                         features: pd.DataFrame,                   # config-level features of the configurations to bound (index config_id)
+                         n_prompts=None,                           # prompts per configuration (None: from `features` or `prompt_stats`)
+                         delta: float = 0.1,                       # level 1 - delta per configuration (theorem notation)
+                         *,
+                         calibration: Calibration | None = None,   # the estimation and residual scales (`calibrate`)
+                         prompt_stats: pd.DataFrame | None = None, # per-prompt table (needed by `method` "bernstein" / "min")
+                         registry=None,                            # feature registry (default `bon_lit.features.FEATURES`)
+                         ranges=None,                              # {feature: (aggregate, a, b, column)} for features outside the registry
+                         N: int | None = None,                     # samples per prompt (for the registry ranges)
+                         max_len: int | None = None,               # max completion length in tokens (for the ranges)
+                         vocab_size: int | None = None,            # vocabulary size (for the token-entropy range)
+                         method: str = "hoeffding",                # "hoeffding" (data-free), "bernstein" or "min" for mean-type features
+                         split=None,                               # shares of delta for the terms (default 1/2, 1/4, 1/4)
+                         simultaneous: bool = False,               # jointly over all configurations (union bound) instead of per configuration
+                         against: str = "population",              # "population" gain, or "estimate" (adds the target's own sampling noise)
+                         terms: Sequence[str] = TERMS,             # which of feature_noise, estimation, residual enter the half-width
+                         target_range=(-1.0, 1.0),                 # range of the gain: intervals are intersected with it
+                        ) -> PredictionIntervals:
+    """Intervals pred ± (feature_noise + estimation + residual) for the population gain of each configuration in
+    `features`. The feature-noise term is the rigorous sum_j |beta_j| eps_j(n, delta_F / d); the estimation and residual
+    terms come from `calibration`."""
     if against not in ("population", "estimate"): raise ValueError("against must be 'population' or 'estimate'")
     terms = tuple(terms)
     if not terms or any(t not in TERMS for t in terms):
@@ -880,12 +901,22 @@ class JackknifePlus:
                 f"mean half-width {g.mean_half_width:.4f})\n{body}" + ("\n..." if len(self.frame) > 12 else ""))
 
 # %% ../nbs/05_concentration.ipynb #576a776e
-def jackknife_plus(X: pd.DataFrame, y, X_new: pd.DataFrame, alpha: float = 0.1, *, groups=None, K: int | None = None,
-                   features: Sequence[str] | None = None, alphas=None, inner_cv: int = 5, random_state: int = 0,
-                   seed: int = 0, target_range=(-1.0, 1.0)) -> JackknifePlus:
-    """Jackknife+ (default), CV+ with `K` random folds, or CV+ with one fold per group (`groups`: labels per training
-    configuration, e.g. family) prediction intervals at level `alpha` for the configurations of `X_new`, refitting the
-    whole nested ridge pipeline of `GainPredictor` (standardisation and inner-CV penalty included) without each unit."""
+def jackknife_plus(X: pd.DataFrame,                       # features of the training configurations
+                   y,                                     # their measured gains
+                   X_new: pd.DataFrame,                   # features of the configurations to bound
+                   alpha: float = 0.1,                    # miscoverage of the theorem: coverage >= 1 - 2 alpha
+                   *,
+                   groups=None,                           # labels per training configuration: CV+ with one fold per group
+                   K: int | None = None,                  # CV+ with K random folds (None: jackknife+, one fold per configuration)
+                   features: Sequence[str] | None = None, # feature columns (default: every numeric column)
+                   alphas=None,                           # ridge penalty grid (default `DEFAULT_ALPHAS`)
+                   inner_cv: int = 5,                     # inner folds for the penalty
+                   random_state: int = 0,                 # seed of the inner folds
+                   seed: int = 0,                         # seed of the K random folds
+                   target_range=(-1.0, 1.0),              # range of the gain: intervals are intersected with it
+                  ) -> JackknifePlus:
+    """Jackknife+ / CV+ prediction intervals for the configurations of `X_new`, refitting the whole nested ridge pipeline
+    of `GainPredictor` (standardisation and inner-CV penalty included) without each unit (configuration, fold or group)."""
     from bon_lit.predict import DEFAULT_ALPHAS, GainPredictor, canonical_order, check_features, check_target
     if not 0 < alpha < 0.5: raise ValueError("alpha must be in (0, 0.5)")
     F = check_features(X, features, where="jackknife_plus"); yy = check_target(y, F.index, where="jackknife_plus")
@@ -1000,10 +1031,22 @@ class BootstrapIntervals:
                 f"{self.frame.half_width.mean():.4f})\n{body}" + ("\n..." if len(self.frame) > 12 else ""))
 
 # %% ../nbs/05_concentration.ipynb #fc43aa34
-def two_stage_bootstrap(prompt_stats: pd.DataFrame, train, new, alpha: float = 0.1, *, prompts: bool = True,
-                        features: Sequence[str] = STUDY_FEATURES, target: str = "gain", registry=None, n_boot: int = 500,
-                        alphas=None, inner_cv: int = 5, random_state: int = 0, seed: int = 0,
-                        target_range=(-1.0, 1.0)) -> BootstrapIntervals:
+def two_stage_bootstrap(prompt_stats: pd.DataFrame,               # per-prompt table: each feature's per-prompt statistic and the per-prompt `target` (`suite_tables`)
+                        train,                                    # config ids to fit on
+                        new,                                      # config ids to bound
+                        alpha: float = 0.1,                       # level 1 - alpha
+                        *,
+                        prompts: bool = True,                     # also resample prompts (paired per prompt set); False: configurations only
+                        features: Sequence[str] = STUDY_FEATURES, # features (mean/std/var of a per-prompt statistic)
+                        target: str = "gain",                     # per-prompt target column
+                        registry=None,                            # feature registry (default `bon_lit.features.FEATURES`)
+                        n_boot: int = 500,                        # bootstrap replicates
+                        alphas=None,                              # ridge penalty grid (default `DEFAULT_ALPHAS`)
+                        inner_cv: int = 5,                        # inner folds for the penalty
+                        random_state: int = 0,                    # seed of the inner folds
+                        seed: int = 0,                            # seed of the configuration and prompt draws
+                        target_range=(-1.0, 1.0),                 # range of the gain: intervals are clipped to it
+                       ) -> BootstrapIntervals:
     """Bootstrap prediction intervals (level 1 - `alpha`) for the gains of the `new` configurations from a ridge fitted
     on the `train` configurations, both named by config_id in the per-prompt table `prompt_stats` (one row per config
     and prompt: each feature's per-prompt statistic `registry[f].stat` and the per-prompt `target`, as `suite_tables` builds).

@@ -1325,12 +1325,20 @@ def _selection_setup(X, y, features, groups, where):
     return F[list(fg.kept)], yy, dict(fg.groups), dict(fg.duplicates)
 
 # %% ../nbs/04_predict.ipynb #dd1f21bf
-def bootstrap_lasso(X, y, B: int = 1000, threshold: float = 0.9, alpha: float | None = None, alpha_rule: str = "1se",
-                    n_jobs: int = 2, seed: int = 0, features: Sequence[str] | None = None, groups="auto") -> LassoStability:
-    """Selection frequency of each feature (and of each group of near-copies) over `B` bootstrap resamples of
-    configurations (Lasso on standardised features, penalty by the LassoCV 1-SE rule unless `alpha_rule` / `alpha`).
-    Exact linear duplicates are dropped first and reported (`groups="auto"`, see `feature_groups`; `None` keeps all).
-    Resamples run in `n_jobs` joblib workers when the work (B * n * p**2) exceeds `PARALLEL_MIN_WORK`, else in-process."""
+def bootstrap_lasso(X,                                     # features, one row per configuration
+                    y,                                     # gain per configuration
+                    B: int = 1000,                         # bootstrap resamples of the configurations
+                    threshold: float = 0.9,                # selection frequency that puts a feature (group) in the strict core
+                    alpha: float | None = None,            # a fixed Lasso penalty (None: `alpha_rule`)
+                    alpha_rule: str = "1se",               # penalty rule of `lasso_alpha` ("1se", "min" or "plugin")
+                    n_jobs: int = 2,                       # joblib workers (used only above `PARALLEL_MIN_WORK`)
+                    seed: int = 0,                         # seed of the resamples
+                    features: Sequence[str] | None = None, # feature columns (default: every numeric column)
+                    groups="auto",                         # "auto": drop exact duplicates, count per group of near-copies; None: keep all
+                   ) -> LassoStability:
+    """Selection frequency of each feature (and of each group of near-copies) over `B` bootstrap resamples of the
+    configurations: a Lasso on standardised features, in batched coordinate descent; in joblib workers when the work
+    (B * n * p**2) exceeds `PARALLEL_MIN_WORK`, else in-process."""
     F, yy, grp, dup = _selection_setup(X, y, features, groups, "bootstrap_lasso")
     if not 0 < threshold <= 1: raise ValueError("threshold must be in (0, 1]")
     if B < 1: raise ValueError("B must be >= 1")
@@ -1458,13 +1466,22 @@ def _stability_plot(self, ax=None, highlight: Sequence[str] | None = None):
     return ax
 
 # %% ../nbs/04_predict.ipynb #13dfdf16
-def stability_selection(X, y, B: int = 50, threshold: float = 0.75, n_lambdas: int = 30, lambda_min_ratio: float = 0.05,
-                        q: float | None = None, seed: int = 0, features: Sequence[str] | None = None,
-                        groups=None, pfer: float | None = None, lambdas: Sequence[float] | None = None) -> StabilitySelection:
-    """Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound.
-    With `groups="auto"` exact duplicates are dropped and selection is counted per group of near-copies (the bound is
-    then over groups). `pfer`: choose q = sqrt(pfer (2 threshold - 1) p) so that the bound equals `pfer`. `lambdas`:
-    a fixed grid (e.g. the single 1-SE penalty of `lasso_alpha`) instead of the default path."""
+def stability_selection(X,                                      # features, one row per configuration
+                        y,                                      # gain per configuration
+                        B: int = 50,                            # complementary pairs of half-samples
+                        threshold: float = 0.75,                # selection probability of the stable set (pi_thr)
+                        n_lambdas: int = 30,                    # penalties on the default path
+                        lambda_min_ratio: float = 0.05,         # smallest penalty of the path, relative to the largest
+                        q: float | None = None,                 # average number of features selected per half-sample (None: from `pfer`, else the whole path)
+                        seed: int = 0,                          # seed of the half-samples
+                        features: Sequence[str] | None = None,  # feature columns (default: every numeric column)
+                        groups=None,                            # "auto": drop exact duplicates and count selection per group of near-copies
+                        pfer: float | None = None,              # target bound on the expected false selections: sets q
+                        lambdas: Sequence[float] | None = None, # a fixed penalty grid (e.g. the 1-SE penalty of `lasso_alpha`) instead of the path
+                       ) -> StabilitySelection:
+    """Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound on the
+    expected number of false selections (over groups when `groups="auto"`; with `pfer`, q = sqrt(pfer (2 threshold - 1) p)
+    so that the bound equals `pfer`)."""
     F, yy, grp, dup = _selection_setup(X, y, features, groups, "stability_selection")
     if not 0.5 < threshold <= 1: raise ValueError("threshold must be in (0.5, 1] for the error bound")
     A, yv = F.to_numpy(), yy.to_numpy()
@@ -1657,16 +1674,30 @@ class BaselineTable:
         return "BaselineTable\n" + s + "".join(f"\n  note: {n}" for n in self.notes)
 
 # %% ../nbs/04_predict.ipynb #485b61ca
-def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme="loo", n_boot: int = 1000,
-                   n_perm: int = 1000, top_k: int = 5, seed: int = 0, B: int = 1000, threshold: float = 0.9,
-                   in_fold_core: bool = False, in_fold_B: int = 200, n_jobs: int = 1,
-                   names: dict = BASELINE_FEATURES, *, strata=None, n_seeds: int = 10,
-                   precomputed: dict | None = None) -> BaselineTable:
+def baseline_table(X,                                 # features, one row per configuration
+                   y,                                 # gain per configuration
+                   groups=None,                       # group labels (DataFrame: family, method, domain, ...)
+                   core: Sequence[str] | None = None, # the strict core; None: `bootstrap_lasso` on all rows
+                   scheme="loo",                      # outer folds, as in `cv_evaluate`
+                   n_boot: int = 1000,                # bootstrap resamples of the metric intervals
+                   n_perm: int = 1000,                # permutations for the p-values
+                   top_k: int = 5,                    # k of the top-k precision
+                   seed: int = 0,                     # seed of every random step
+                   B: int = 1000,                     # bootstrap-Lasso resamples when `core` is None
+                   threshold: float = 0.9,            # selection frequency that puts a feature in the core
+                   in_fold_core: bool = False,        # also re-select the core inside each outer fold (a further row)
+                   in_fold_B: int = 200,              # bootstrap-Lasso resamples per fold for that row
+                   n_jobs: int = 1,                   # joblib workers
+                   names: dict = BASELINE_FEATURES,   # row label -> feature of the single-feature baselines
+                   *,
+                   strata=None,                       # stratum labels or a column of `groups` (e.g. "domain"): adds the stratum-only row and within-stratum rho
+                   n_seeds: int = 10,                 # inner-CV seeds (medians over them)
+                   precomputed: dict | None = None,   # {row label: CVResult} computed with the same settings (reused)
+                  ) -> BaselineTable:
     """Cross-validated comparison: pass@1 alone, coverage gap alone, all features, strict core, core + token entropy
-    (and optionally the core re-selected inside each fold). `core=None` runs `bootstrap_lasso` on all rows. With
-    `strata` (e.g. `"domain"`, a column of `groups`) a **stratum-only** row (predict the training mean gain of the
-    configuration's stratum) is added, every row reports Spearman within strata, and permutations stay within strata.
-    `precomputed`: {row label: CVResult} already computed with the same settings (not recomputed)."""
+    (and optionally the core re-selected inside each fold). With `strata` a **stratum-only** row (predict the training
+    mean gain of the configuration's stratum) is added, every row reports Spearman within strata, and permutations stay
+    within strata."""
     F = check_features(X, where="baseline_table"); yy = check_target(y, F.index, where="baseline_table")
     notes, rows = [], []
     if core is None:
