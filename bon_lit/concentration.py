@@ -649,10 +649,8 @@ def suite_tables(samples: pd.DataFrame, features: Sequence[str] = STUDY_FEATURES
     from bon_lit.features import config_and_prompt_tables, prompt_stats
     ft, pt = config_and_prompt_tables(samples, gains="yes", n_boot=0, features=list(features))
     ps = prompt_stats(pt, features)
-    X = ft.set_axis(ft.index.astype(str))
-    y = ps.groupby("config_id")["gain"].mean()
-    y.index = y.index.astype(str)
-    return ps, X[list(features)], y.reindex(X.index).rename("gain")
+    y = ps.groupby("config_id")["gain"].mean()          # ids are text already: the feature tables type them
+    return ps, ft[list(features)], y.reindex(ft.index).rename("gain")
 
 # %% ../nbs/05_concentration.ipynb #5c0e14d7
 @dataclass(frozen=True, eq=False)

@@ -203,6 +203,7 @@ def _length_var_total(pool):
 def _length_gap(pool):
     return pool.cmean(pool.stat("length_gap"))
 
+# %% ../nbs/03_features.ipynb #7bb39200
 _unit = lambda N, L, V: (0.0, 1.0)
 _F = Feature
 FEATURES = {f.name: f for f in [
@@ -284,7 +285,7 @@ def _fmt_range(a: float, b: float) -> str:
     f = lambda v: "\\infty" if v == math.inf else ("-\\infty" if v == -math.inf else f"{v:.4g}")
     return f"$[{f(a)}, {f(b)}]$"
 
-
+# %% ../nbs/03_features.ipynb #0c56f85c
 def registry_table(N: int = 16, max_len: float = 512, vocab_size: int = DEFAULT_VOCAB) -> pd.DataFrame:
     """The registry as a table, one row per feature: kind, aggregate, definition (LaTeX), range [a, b] for pools of `N`
     samples, completions of at most `max_len` tokens and `vocab_size` tokens (of the per-prompt statistic, or of the
