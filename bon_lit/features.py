@@ -531,15 +531,19 @@ def _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, un
     return out, (_prompt_frame(pool, fs, V) if prompts else None)
 
 # %% ../nbs/03_features.ipynb #d65f48a6
-def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, level: float = 0.95, kinds=None, ungradable: str = "error",
-                   length_ddof: int | None = None, features=None) -> pd.DataFrame:
-    """Features and gains in one table, one row per config (what `bon-lit features` writes).
-
-    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
-    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
-    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`).
-    `features`: names of the features to compute (default: every feature of `kinds`)."""
+def features_table(samples: pd.DataFrame,               # graded sample table (RM-scored for the gains)
+                   configs: pd.DataFrame | None = None, # config table: its metadata columns are joined
+                   gains: str = "auto",                 # "auto" (NaN for unscored configs, error for partly scored), "yes" (all scored) or "no"
+                   n: int | None = None,                # pool size k of the gains (default N)
+                   n_boot: int = 200,                   # bootstrap-over-prompts resamples of the gain intervals
+                   seed: int = 0,                       # seed of the bootstrap
+                   level: float = 0.95,                 # interval level (columns `<g>_lo`, `<g>_hi`)
+                   kinds=None,                          # "label-free" and/or "label-assisted" (default both)
+                   ungradable: str = "error",           # <NA> grades raise ("error") or count as wrong ("wrong")
+                   length_ddof: int | None = None,      # ddof of the length variances (None: their defaults, `LENGTH_DDOF`)
+                   features=None,                       # names of the features (default every feature of `kinds`)
+                  ) -> pd.DataFrame:
+    "Features and gains in one table, one row per config (what `bon-lit features` writes)."
     return _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, False)[0]
 
 # %% ../nbs/03_features.ipynb #c79eef7e

@@ -730,9 +730,18 @@ def _bootstrap(V, n_boot, seed, level, cache=None):
     return lo, hi
 
 # %% ../nbs/02_metrics.ipynb #16e2cc9a
-def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=None, n_boot: int = 200,
-                   seed: int = 0, level: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
-                   max_work: float = 5e8, max_subsets: int = 100_000) -> pd.DataFrame:
+def scaling_curves(samples: pd.DataFrame,          # graded sample table (with `reward` for "bon", `answer` for "maj")
+                   metrics=("pass", "bon", "maj"), # any of "pass", "bon", "maj", "wmaj"
+                   ks=None,                        # the k values (default every k <= N), or {metric: ks}
+                   n_boot: int = 200,              # bootstrap-over-prompts resamples (0: no interval)
+                   seed: int = 0,                  # seed of the bootstrap and of Monte Carlo votes
+                   level: float = 0.95,            # interval level (bounds `lo`, `hi`)
+                   n_samples=None,                 # expected N (int, or config_id -> N): a config with another N raises
+                   method: str = "auto",           # votes: "auto", "exact" or "mc"
+                   n_mc: int = 20_000,             # Monte Carlo subsets per vote estimate
+                   max_work: float = 5e8,          # "auto": exact maj@k below this much work
+                   max_subsets: int = 100_000,     # "auto": exact weighted vote up to this many subsets
+                  ) -> pd.DataFrame:
     "Tidy curves `config_id, metric, k, value, lo, hi` for every k <= N from the one pool, with bootstrap-over-prompts intervals."
     metrics = _check_metrics(metrics); _check_method(method)
     if not 0 < level < 1: raise ValueError("level must be in (0, 1)")
