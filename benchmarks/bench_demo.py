@@ -4,7 +4,7 @@ heaviest steps against competent baselines on the demo's own data, in the same p
 * demo           -- ``bon_lit.report.demo`` with its defaults (1000 permutations, 1000 bootstrap-Lasso resamples, 1000
                     metric bootstraps, 10 inner-CV seeds), median of ``--repeats`` runs: wall and CPU seconds, and CPU
                     seconds per stage (CPU seconds of a one-thread run approximate its wall time on an idle core).
-* LOO CV         -- ``cross_validate(scheme="loo")`` with the pipeline's settings (nested ridge, inner 5-fold CV for
+* LOO CV         -- ``cv_evaluate(scheme="loo")`` with the pipeline's settings (nested ridge, inner 5-fold CV for
                     alpha with the scaler refitted per inner fold, 10 inner-CV seeds, 1000 refit permutations) against
   - competent    -- the same nested computation written with scikit-learn: ``StandardScaler`` + ``Ridge`` fitted on all
                     1001 target columns (observed gain + permutations) at once per alpha (multi-target), the same outer
@@ -119,7 +119,7 @@ def main(argv=None):
           f"cpus {os.cpu_count()}")
     for k, v in stage_cpu.items(): print(f"  {k:<18} {v:7.2f} CPU s")
 
-    from bon_lit.predict import (cross_validate, _ridge_cv_engine, _cv_splits, _permutations, _strata_codes,
+    from bon_lit.predict import (cv_evaluate, _ridge_cv_engine, _cv_splits, _permutations, _strata_codes,
                                  canonical_order, DEFAULT_ALPHAS, bootstrap_lasso)
     cv0 = res.cv["loo"]
     X, y = res.features.loc[cv0.y.index, res.feature_names], cv0.y
@@ -127,8 +127,8 @@ def main(argv=None):
     groups = res.features.loc[X.index, ["domain"]].astype(str)
     kw = dict(n_boot=st["n_boot"], n_perm=st["n_perm"], top_k=st["top_k"], seed=st["seed"], strata="domain",
               n_seeds=st["n_seeds"])
-    w_cv, c_cv, *_ = timed(lambda: cross_validate(X, y, groups=groups, scheme="loo", **kw), a.repeats)
-    # the same targets and folds as cross_validate, for the like-for-like engine comparison
+    w_cv, c_cv, *_ = timed(lambda: cv_evaluate(X, y, groups=groups, scheme="loo", **kw), a.repeats)
+    # the same targets and folds as cv_evaluate, for the like-for-like engine comparison
     o = canonical_order(X.to_numpy(), y.to_numpy()); F, yy = X.iloc[o], y.iloc[o]
     codes, _ = _strata_codes(groups.loc[F.index, "domain"], F.index)
     perms = _permutations(len(F), st["n_perm"], np.random.default_rng(st["seed"]), codes)
@@ -142,7 +142,7 @@ def main(argv=None):
     w_r, c_r, *_, _ = timed(lambda: ridgecv_loo(A, Y, splits, DEFAULT_ALPHAS), a.repeats)
     print(f"\nLOO cross-validation, {st['n_perm']} permutations x {st['n_seeds']} inner-CV seeds, {len(F)} configs x "
           f"{A.shape[1]} features; ratios = baseline / bon_lit\n{HEADER}")
-    print(row("bon_lit cross_validate (everything)", w_cv, c_cv))
+    print(row("bon_lit cv_evaluate (everything)", w_cv, c_cv))
     print(row("bon_lit nested-CV engine only (_ridge_cv_engine)", w_e, c_e))
     print(row("competent: sklearn multi-target Ridge, same CV", w_s, c_s)
           + f"   -> engine {w_s / w_e:.2f}x / {c_s / c_e:.2f}x; max|d oof| {d_cv:.2g}")
@@ -165,7 +165,7 @@ def main(argv=None):
           + f"   -> {w_k / w_l:.2f}x / {c_k / c_l:.2f}x; max|d freq| {d_l:.2g}")
     out = {"demo_wall_s": demo_w, "demo_cpu_s": demo_c, "demo_wall_runs": walls, "demo_cpu_runs": cpus,
            "stage_cpu_s": stage_cpu, "cpu_budget_s": BUDGET_CPU_S,
-           "cv": {"cross_validate": {"wall": w_cv, "cpu": c_cv}, "engine": {"wall": w_e, "cpu": c_e},
+           "cv": {"cv_evaluate": {"wall": w_cv, "cpu": c_cv}, "engine": {"wall": w_e, "cpu": c_e},
                   "competent_sklearn": {"wall": w_s, "cpu": c_s, "max_abs_oof_diff": d_cv,
                                         "ratio_vs_engine": {"wall": w_s / w_e, "cpu": c_s / c_e}},
                   "ridgecv_loo_shortcut": {"wall": w_r, "cpu": c_r, "ratio_vs_engine": {"wall": w_r / w_e, "cpu": c_r / c_e},

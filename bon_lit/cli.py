@@ -508,13 +508,13 @@ def _cmd_curves(args) -> int:
     metrics = tuple(m.strip() for m in args.metrics.split(","))
     try:
         cur = scaling_curves(samples, metrics=metrics, ks=_parse_ks(args.ks), n_boot=args.n_boot, seed=args.seed,
-                             ci=args.ci, n_samples=args.n_samples)
+                             level=args.level, n_samples=args.n_samples)
     except (ValueError, KeyError) as e:       # uneven pool, ungraded/unscored samples, unknown metric, bad k
         print(f"bon-lit curves: invalid input: {e}", file=sys.stderr)
         return 1
     if str(args.out).endswith(".csv"): cur.to_csv(args.out, index=False)
     else: write_table(cur, args.out, provenance=provenance(step="curves", source=str(args.samples), metrics=list(metrics),
-                                                           n_boot=args.n_boot, seed=args.seed, ci=args.ci))
+                                                           n_boot=args.n_boot, seed=args.seed, level=args.level))
     n_cfg = cur["config_id"].nunique()
     print(f"wrote {len(cur)} rows ({n_cfg} configs, metrics {','.join(metrics)}) to {args.out}")
     return 0
@@ -532,7 +532,7 @@ def _add_metrics(sub):
     p.add_argument("--ks", default=None, help="comma-separated k values (default: every k <= N)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates over prompts (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap / Monte Carlo seed (default: %(default)s)")
-    p.add_argument("--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
+    p.add_argument("--level", "--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
     p.add_argument("--n-samples", type=int, default=None, help="expected N per config; a mismatch is an error")
     p.set_defaults(func=_cmd_curves)
 
@@ -542,10 +542,10 @@ def _cmd_features(args) -> int:
     from bon_lit.features import FEATURES, features_table
     samples = read_table(args.samples)
     configs = read_table(args.configs) if args.configs else None
-    t = features_table(samples, configs, gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, ci=args.ci,
+    t = features_table(samples, configs, gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, level=args.level,
                        kinds=("label-free",) if args.label_free else None, ungradable=args.ungradable)
     prov = provenance(step="features", source=str(args.samples), configs=str(args.configs) if args.configs else None,
-                      gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, ci=args.ci,
+                      gains=args.gains, n=args.n, n_boot=args.n_boot, seed=args.seed, level=args.level,
                       label_free=args.label_free, ungradable=args.ungradable,
                       source_provenance=samples.attrs.get("provenance", {}))
     write_table(t.reset_index(), args.out, prov)
@@ -572,7 +572,7 @@ def _add_features(sub):
     p.add_argument("--n", type=int, default=None, help="evaluate gains at k = n <= N (default: the full pool)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates over prompts (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
-    p.add_argument("--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
+    p.add_argument("--level", "--ci", type=float, default=0.95, help="interval level (default: %(default)s)")
     p.add_argument("--label-free", action="store_true", help="only label-free features (works on ungraded answers too)")
     p.add_argument("--ungradable", choices=["error", "wrong"], default="error",
                    help="what <NA> in `correct` means: error (default) or wrong (with a warning)")
@@ -596,7 +596,7 @@ def _cmd_fit(args) -> int:
     import numpy as np
     import matplotlib.pyplot as plt   # figures are only saved and closed, never shown
     from bon_lit.schema import atomic_folder
-    from bon_lit.predict import (GainPredictor, read_features_table, bootstrap_lasso, cross_validate, stability_selection,
+    from bon_lit.predict import (GainPredictor, read_features_table, bootstrap_lasso, cv_evaluate, stability_selection,
                                  baseline_table)
     try:
         X, y, meta, notes = read_features_table(args.features, target=args.target, exclude=_parse_groups(args.exclude))
@@ -613,11 +613,11 @@ def _cmd_fit(args) -> int:
         else: feats = _parse_groups([args.features_set])
         pred = GainPredictor(features=feats).fit(X, y)
         pred.save(out / "predictor.joblib")
-        cvs = {"loo": cross_validate(X, y, predictor=GainPredictor(features=feats), **kw)}
+        cvs = {"loo": cv_evaluate(X, y, predictor=GainPredictor(features=feats), **kw)}
         for g in _parse_groups(args.groups):
             if g not in meta.columns: raise ValueError(f"--groups column {g!r} not in the table's metadata columns {list(meta.columns)}")
             if meta[g].nunique() < 2: notes.append(f"leave-one-{g}-out skipped: a single {g}"); continue
-            cvs[f"logo:{g}"] = cross_validate(X, y, groups=meta, scheme=g, predictor=GainPredictor(features=feats), **kw)
+            cvs[f"logo:{g}"] = cv_evaluate(X, y, groups=meta, scheme=g, predictor=GainPredictor(features=feats), **kw)
         ss = stability_selection(X, y, seed=args.seed, q=max(2.0, np.sqrt(0.5 * X.shape[1])))
         bt = baseline_table(X, y, core=bl.core, n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
         bl.tidy().to_csv(out / "frequencies.csv", index=False)

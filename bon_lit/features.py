@@ -14,9 +14,9 @@ from .metrics import (Pool, _cfg_msg, _check_finite_rewards, _group_max, _modal_
                              _boot_interval, _name_order)
 
 # %% auto #0
-__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'prompt_features',
-           'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table', 'config_and_prompt_tables',
-           'prompt_stats', 'naive_config_features']
+__all__ = ['DEFAULT_VOCAB', 'KINDS', 'AGGREGATES', 'LENGTH_DDOF', 'FEATURES', 'GAINS', 'Feature', 'registry_table',
+           'prompt_features', 'config_features', 'feature_ranges', 'bon_gain', 'prompt_gain', 'features_table',
+           'config_and_prompt_tables', 'prompt_stats', 'naive_config_features']
 
 # %% ../nbs/03_features.ipynb #982c01f2
 DEFAULT_VOCAB = 262_144
@@ -147,6 +147,7 @@ def _fam_lengths(pool):
         var = np.where(N > dd, pool.gsum(d * d) / np.maximum(N - dd, 1), np.nan)
     return {"length_mean": mean, "length_var": var}
 
+# %% ../nbs/03_features.ipynb #bc0fd5e9
 def _fam_trunc(pool):
     pool._need("finish_reason", "the truncation rate")
     t = pool._take((pool.df["finish_reason"] == "length").to_numpy(dtype=bool, na_value=False))
@@ -156,6 +157,7 @@ def _fam_trunc(pool):
 def _fam_entropy(pool):
     return {"token_entropy_mean": pool.gnanmean(pool.float_col("token_entropy_mean", "the token-entropy feature"))}
 
+# %% ../nbs/03_features.ipynb #aec9bcf3
 def _fam_logprob(pool):
     lp = pool.float_col("logprob_sum", "log-probability features")
     L = pool.float_col("n_tokens", "log-probability features")
@@ -163,6 +165,7 @@ def _fam_logprob(pool):
         per_tok = np.where(L > 0, lp / np.where(L > 0, L, 1.0), np.nan)
     return {"logprob_mean": pool.gnanmean(per_tok), "confidence": pool.gnanmean(np.exp(per_tok))}
 
+# %% ../nbs/03_features.ipynb #5a121edd
 def _fam_self_certainty(pool):
     return {"self_certainty": pool.gnanmean(pool.float_col("self_certainty", "the self-certainty feature"))}
 
@@ -185,6 +188,7 @@ def _length_ddof(pool, name):
     "The ddof of length-variance feature `name`: the pool's `length_ddof` when set, else its default in LENGTH_DDOF."
     return LENGTH_DDOF[name] if pool.length_ddof is None else pool.length_ddof
 
+# %% ../nbs/03_features.ipynb #8854240d
 def _length_var_total(pool):
     L = pool.float_col("n_tokens", "length features")
     n_c = pool.n_prompts * pool.N_cfg
@@ -195,9 +199,11 @@ def _length_var_total(pool):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_c > dd, np.add.reduceat(d * d, cs) / np.maximum(n_c - dd, 1), np.nan)
 
+# %% ../nbs/03_features.ipynb #cd499900
 def _length_gap(pool):
     return pool.cmean(pool.stat("length_gap"))
 
+# %% ../nbs/03_features.ipynb #7bb39200
 _unit = lambda N, L, V: (0.0, 1.0)
 _F = Feature
 FEATURES = {f.name: f for f in [
@@ -274,6 +280,20 @@ FEATURES = {f.name: f for f in [
        _length_gap),
 ]}
 
+# %% ../nbs/03_features.ipynb #7cc99e83
+def _fmt_range(a: float, b: float) -> str:
+    f = lambda v: "\\infty" if v == math.inf else ("-\\infty" if v == -math.inf else f"{v:.4g}")
+    return f"$[{f(a)}, {f(b)}]$"
+
+# %% ../nbs/03_features.ipynb #0c56f85c
+def registry_table(N: int = 16, max_len: float = 512, vocab_size: int = DEFAULT_VOCAB) -> pd.DataFrame:
+    """The registry as a table, one row per feature: kind, aggregate, definition (LaTeX), range [a, b] for pools of `N`
+    samples, completions of at most `max_len` tokens and `vocab_size` tokens (of the per-prompt statistic, or of the
+    feature when it is pooled), and the description."""
+    return pd.DataFrame([{"feature": f"`{f.name}`", "kind": f.kind, "aggregate": f.aggregate, "definition": f"${f.latex}$",
+                          "range": _fmt_range(*f.range(N, max_len, vocab_size)) + (" (of the feature)" if f.aggregate == "pooled" else ""),
+                          "description": f.description} for f in FEATURES.values()])
+
 # %% ../nbs/03_features.ipynb #adda6430
 _OPTIONAL = {"self_certainty"}   # features computed only when their column exists
 
@@ -289,6 +309,7 @@ def _select(features=None, kinds=None, columns=()):
     if bad: raise ValueError(f"unknown kind(s) {bad}; choose from {KINDS}")
     return [f for f in FEATURES.values() if f.kind in kinds and (f.name not in _OPTIONAL or set(f.requires) <= set(columns))]
 
+# %% ../nbs/03_features.ipynb #bd5de62e
 def _check_answers(pool, fs):
     "Refuse answer-based features on a config that looks ungraded (no answer and no grade on any sample)."
     if not any("answer" in f.requires for f in fs): return
@@ -337,9 +358,11 @@ def _feature_values(pool, f):
     if f.aggregate == "std": return np.sqrt(pool.cvar(pool.stat(f.stat), ddof=ddof))
     return f.pooled(pool)
 
+# %% ../nbs/03_features.ipynb #803aad50
 def _config_index(pool):
     return pd.Index(pool.cfg_u[pool.cfg_of].astype(str), dtype="str", name="config_id")
 
+# %% ../nbs/03_features.ipynb #9e8186fd
 def _join_configs(df, configs):
     if configs is None: return df
     if "config_id" not in configs.columns: raise SchemaError("config table: missing column 'config_id'")
@@ -355,6 +378,7 @@ def _join_configs(df, configs):
                               + ", ".join(f"{c!r} (N={n}, n_samples={m})" for c, n, m in zip(df.index[bad][:5], df["N"][bad][:5], decl[bad][:5])))
     return cf.join(df)
 
+# %% ../nbs/03_features.ipynb #f9388f07
 def config_features(samples: pd.DataFrame, configs: pd.DataFrame | None = None, kinds=None, features=None,
                     ungradable: str = "error", length_ddof: int | None = None) -> pd.DataFrame:
     """One row per config_id (sorted index): `n_prompts`, `N` and one column per feature of `FEATURES` (or of the
@@ -366,6 +390,7 @@ def config_features(samples: pd.DataFrame, configs: pd.DataFrame | None = None, 
     pool = _Pool(samples, ungradable, label_assisted=any(f.kind == "label-assisted" for f in fs), length_ddof=length_ddof)
     return _config_features(pool, fs, configs)
 
+# %% ../nbs/03_features.ipynb #c8e1149c
 def _config_features(pool, fs, configs=None):
     _check_answers(pool, fs)
     d = {"n_prompts": pool.n_prompts.astype(np.int64), "N": pool.N_cfg.astype(np.int64)}
@@ -433,7 +458,7 @@ def _gain_values(pool, n=None, allow_unscored=False):
     return V, scored
 
 # %% ../nbs/03_features.ipynb #37fc7d54
-def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
+def _bootstrap(pool, V, n_boot, seed, level, batch: int = 256):
     """Percentile intervals of per-config means of V's columns, resampling prompts. Every configuration with the same
     number of prompts gets the same draws (the generator seeded with `seed`, prompts in name order): a **paired**
     bootstrap, so intervals of two configurations, and of their difference, come from the same resampled prompt sets.
@@ -456,29 +481,31 @@ def _bootstrap(pool, V, n_boot, seed, ci, batch: int = 256):
         for i0 in range(0, len(items), batch):
             part = items[i0:i0 + batch]
             S = np.hstack([np.where(ok, Vc, 0.0) for _, Vc, ok in part])          # (m, configs * M)
-            Q = _boot_interval(counts, S, ci)
+            Q = _boot_interval(counts, S, level)
             for i, (c, _, ok) in enumerate(part):
                 lo[c, ok], hi[c, ok] = Q[0, i * M:(i + 1) * M][ok], Q[1, i * M:(i + 1) * M][ok]
     return lo, hi
 
-def _gain_frame(pool, V, n, n_boot, seed, ci):
+# %% ../nbs/03_features.ipynb #274ff0ca
+def _gain_frame(pool, V, n, n_boot, seed, level):
     mean = np.add.reduceat(V, pool.cfg_starts, axis=0) / pool.n_prompts[:, None]
-    lo, hi = _bootstrap(pool, V, n_boot, seed, ci)
+    lo, hi = _bootstrap(pool, V, n_boot, seed, level)
     d = {"n_prompts": pool.n_prompts.astype(np.int64), "n": (pool.N_cfg if n is None else np.full(pool.C, int(n))).astype(np.int64)}
     for j, name in enumerate(GAINS):
         d[name], d[name + "_lo"], d[name + "_hi"] = mean[:, j], lo[:, j], hi[:, j]
     return pd.DataFrame(d, index=_config_index(pool)).sort_index()
 
 # %% ../nbs/03_features.ipynb #3c1216e7
-def bon_gain(samples: pd.DataFrame, n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95,
+def bon_gain(samples: pd.DataFrame, n: int | None = None, n_boot: int = 200, seed: int = 0, level: float = 0.95,
              ungradable: str = "error") -> pd.DataFrame:
     """Per config_id: `pass@1`, `bon@N`, `maj@N`, `pass@N`, `coverage_gap`, `gain` (= bon@N - pass@1) and `gain_vs_maj`
-    (= bon@N - maj@N), each with `_lo`/`_hi` percentile bootstrap-over-prompts intervals at level `ci`.
+    (= bon@N - maj@N), each with `_lo`/`_hi` percentile bootstrap-over-prompts intervals at level `level`.
     `n` (default: each config's own N) evaluates the pool at k = n <= N (columns keep the `@N` names; see column `n`)."""
     pool = _Pool(samples, ungradable, label_assisted=True)
     V, _ = _gain_values(pool, n)
-    return _gain_frame(pool, V, n, n_boot, seed, ci)
+    return _gain_frame(pool, V, n, n_boot, seed, level)
 
+# %% ../nbs/03_features.ipynb #dc557a99
 def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "error") -> pd.DataFrame:
     """Per (config_id, prompt_id): the exact per-prompt `pass@1`, `bon@N`, `maj@N`, `pass@N`, `coverage_gap`,
     `gain` = bon@N - pass@1 (in [-1, 1]) and `gain_vs_maj`; `bon_gain` is their average over prompts."""
@@ -487,7 +514,7 @@ def prompt_gain(samples: pd.DataFrame, n: int | None = None, ungradable: str = "
     return _prompt_frame(pool, V=V)
 
 # %% ../nbs/03_features.ipynb #deb34fa2
-def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, prompts: bool):
+def _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, prompts: bool):
     "(features table, per-prompt table or None) from one `_Pool` of the sample table."
     if gains not in ("auto", "yes", "no"): raise ValueError(f"gains must be 'auto', 'yes' or 'no', got {gains!r}")
     fs = _select(features, kinds, samples.columns)
@@ -496,32 +523,37 @@ def _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungra
     out = _config_features(pool, fs, configs)
     if gains == "no": return out, (_prompt_frame(pool, fs) if prompts else None)
     V, scored = _gain_values(pool, n, allow_unscored=gains == "auto")   # unscored configs: NaN BoN columns
-    g = _gain_frame(pool, V, n, n_boot, seed, ci).drop(columns=["n_prompts"])
+    g = _gain_frame(pool, V, n, n_boot, seed, level).drop(columns=["n_prompts"])
     if n is not None:                    # gains at k = n < N: name them bon@n, maj@n, pass@n, coverage_gap@n
         g = g.rename(columns=lambda c: c.replace("@N", f"@{n}").replace("coverage_gap", f"coverage_gap@{n}"))
     # identical point estimates (pass@1, and at n = N also pass@N, coverage_gap, maj@N): keep the feature column
     out = out.join(g.drop(columns=[c for c in ("pass@1", "pass@N", "coverage_gap", "maj@N") if c in out.columns and c in g.columns]))
     return out, (_prompt_frame(pool, fs, V) if prompts else None)
 
-def features_table(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto", n: int | None = None,
-                   n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None, ungradable: str = "error",
-                   length_ddof: int | None = None, features=None) -> pd.DataFrame:
-    """Features and gains in one table, one row per config (what `bon-lit features` writes).
-
-    `gains`: "auto" (gain columns for configs whose samples are all scored, NaN for configs with no reward at all,
-    error for partly scored configs), "yes" (every config must be scored) or "no" (features only).
-    `length_ddof`: ddof of the length variances, as in `config_features` (None: their defaults, `LENGTH_DDOF`).
-    `features`: names of the features to compute (default: every feature of `kinds`)."""
-    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, False)[0]
+# %% ../nbs/03_features.ipynb #d65f48a6
+def features_table(samples: pd.DataFrame,               # graded sample table (RM-scored for the gains)
+                   configs: pd.DataFrame | None = None, # config table: its metadata columns are joined
+                   gains: str = "auto",                 # "auto" (NaN for unscored configs, error for partly scored), "yes" (all scored) or "no"
+                   n: int | None = None,                # pool size k of the gains (default N)
+                   n_boot: int = 200,                   # bootstrap-over-prompts resamples of the gain intervals
+                   seed: int = 0,                       # seed of the bootstrap
+                   level: float = 0.95,                 # interval level (columns `<g>_lo`, `<g>_hi`)
+                   kinds=None,                          # "label-free" and/or "label-assisted" (default both)
+                   ungradable: str = "error",           # <NA> grades raise ("error") or count as wrong ("wrong")
+                   length_ddof: int | None = None,      # ddof of the length variances (None: their defaults, `LENGTH_DDOF`)
+                   features=None,                       # names of the features (default every feature of `kinds`)
+                  ) -> pd.DataFrame:
+    "Features and gains in one table, one row per config (what `bon-lit features` writes)."
+    return _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, False)[0]
 
 # %% ../nbs/03_features.ipynb #c79eef7e
 def config_and_prompt_tables(samples: pd.DataFrame, configs: pd.DataFrame | None = None, gains: str = "auto",
-                             n: int | None = None, n_boot: int = 200, seed: int = 0, ci: float = 0.95, kinds=None,
+                             n: int | None = None, n_boot: int = 200, seed: int = 0, level: float = 0.95, kinds=None,
                              ungradable: str = "error", length_ddof: int | None = None,
                              features=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(`features_table(...)`, the per-prompt table: ids, `n_samples`, `n_correct`, the per-prompt statistic of every
     feature and the per-prompt GAINS), computed from one grouping of the sample table; arguments as in `features_table`."""
-    return _tables(samples, configs, gains, n, n_boot, seed, ci, kinds, features, ungradable, length_ddof, True)
+    return _tables(samples, configs, gains, n, n_boot, seed, level, kinds, features, ungradable, length_ddof, True)
 
 # %% ../nbs/03_features.ipynb #ea16e475
 def prompt_stats(prompt_table: pd.DataFrame, features, gains=("gain",)) -> pd.DataFrame:
@@ -559,6 +591,7 @@ def _naive_prompt(d, key):
         "first_correct_rb": 1 / (nc + 1), "length_gap": L[y].mean() - L[~y].mean() if 0 < nc < N else np.nan,
         "bon@N": y[r == r.max()].mean()})
 
+# %% ../nbs/03_features.ipynb #8b7790be
 def naive_config_features(samples: pd.DataFrame) -> pd.DataFrame:
     """Every feature and gain point estimate with a plain pandas `groupby().apply` (slow reference implementation,
     used by the tests and as the baseline of `benchmarks/bench_features.py`)."""

@@ -25,6 +25,7 @@ def _as_int(x, name):
         raise TypeError(f"{name} must be an integer or an integer array, got {x!r}")
     return a.astype(np.int64)
 
+# %% ../nbs/02_metrics.ipynb #430f0087
 def _as_bool(x, name="correct"):
     "`x` as a numpy bool array; missing labels (`<NA>`, `None`, `NaN`) raise."
     a = np.asarray(x) if not isinstance(x, (pd.Series, pd.api.extensions.ExtensionArray)) else x
@@ -36,6 +37,7 @@ def _as_bool(x, name="correct"):
                          "grade them, or decide explicitly that they count as wrong (fillna(False))")
     return b.to_numpy(dtype=bool)
 
+# %% ../nbs/02_metrics.ipynb #70e9b651
 def _check_k(k, N):
     "Validate scalar or array `k` against pool size `N`; returns an int64 array (at least 1-d)."
     ks = _as_int(k, "k")
@@ -43,6 +45,7 @@ def _check_k(k, N):
         raise ValueError(f"k must lie in [0, N={N}], got {k!r}")
     return np.atleast_1d(ks)
 
+# %% ../nbs/02_metrics.ipynb #bc5f032b
 @lru_cache(maxsize=None)
 def _binom_row(n: int) -> np.ndarray:
     "C(n, x) for x = 0..n as float64 (exact integers, rounded once)."
@@ -95,11 +98,13 @@ def _bon_W(N: int) -> np.ndarray:
     W.flags.writeable = False
     return W
 
+# %% ../nbs/02_metrics.ipynb #6157045e
 def bon_rank_weights(N: int, ks=None) -> np.ndarray:
     "Matrix of $w_{k,i}=\\binom{i-1}{k-1}/\\binom Nk$, rows `ks` (default $1..N$), columns ascending reward rank $i=1..N$."
     ks = np.arange(1, N + 1) if ks is None else _check_k(ks, N)
     return _bon_W(int(N))[ks]
 
+# %% ../nbs/02_metrics.ipynb #41cf81c7
 def _tie_mean(r_sorted: np.ndarray, y_sorted: np.ndarray) -> np.ndarray:
     "Row-wise: replace each value of `y_sorted` by its mean over the run of equal `r_sorted` values it belongs to."
     G, N = r_sorted.shape
@@ -152,6 +157,7 @@ def _maj_curve_exact(m0: int, classes: tuple) -> np.ndarray:
     out.flags.writeable = False
     return out
 
+# %% ../nbs/02_metrics.ipynb #1aaca55d
 def _maj_work(m0: int, classes: tuple) -> float:
     "Rough flop count of `_maj_curve_exact` (used to decide exact vs Monte Carlo)."
     sizes = np.array([m for m, _ in classes]); N = m0 + int(sizes.sum()); w = 0.0
@@ -176,11 +182,13 @@ class Estimate(float):
         if self.method == "exact": return f"Estimate({float(self)!r}, exact)"
         return f"Estimate({float(self)!r}, se={self.se:.2g}, {self.method}, n_mc={self.n_mc})"
 
+# %% ../nbs/02_metrics.ipynb #7475fc97
 def _answer_codes(answers) -> np.ndarray:
     "Class codes 0..C-1 for answers (any hashables); missing answers (None/NaN/<NA>) get -1 (abstain)."
     a = answers if isinstance(answers, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)) else pd.Series(list(answers), dtype=object)
     return pd.factorize(a)[0].astype(np.int64)
 
+# %% ../nbs/02_metrics.ipynb #b63fa368
 def _vote(mask, codes, weights, y, tie_tol=1e-9):
     "Per subset (rows of boolean `mask`), expected correctness of a vote winner: classes `codes` (-1 abstains), score = sum of `weights`."
     ans = codes >= 0
@@ -198,6 +206,7 @@ def _vote(mask, codes, weights, y, tie_tol=1e-9):
     val = np.where(top, corr / np.maximum(cnt, 1), 0.0).sum(1)
     return val / np.maximum(top.sum(1), 1)
 
+# %% ../nbs/02_metrics.ipynb #9cc73e7c
 def _subset_masks(N, k, chunk):
     "All k-subsets of range(N) as boolean masks, in chunks (enumerates the smaller of k and N-k)."
     kk, comp = (k, False) if k <= N - k else (N - k, True)
@@ -211,6 +220,7 @@ def _subset_masks(N, k, chunk):
         yield ~m if comp else m
         if not kk: return
 
+# %% ../nbs/02_metrics.ipynb #dbc40761
 def _vote_at_k(codes, weights, y, k, method, n_mc, seed, exact_ok, tie_tol=1e-9, chunk=20_000):
     "Exhaustive (if `exact_ok`) or Monte Carlo vote accuracy at one k, as an Estimate."
     N = len(codes)
@@ -230,6 +240,7 @@ def _vote_at_k(codes, weights, y, k, method, n_mc, seed, exact_ok, tie_tol=1e-9,
     v = np.concatenate(vals)
     return Estimate(v.mean(), v.std(ddof=1) / math.sqrt(n_mc), "mc", n_mc)
 
+# %% ../nbs/02_metrics.ipynb #4791540c
 def _signature(codes, y):
     "Pool signature (m0, ((size, n_correct), ...)) for count-based voting."
     ans = codes >= 0
@@ -238,6 +249,7 @@ def _signature(codes, y):
     size = np.bincount(codes[ans]); ncor = np.bincount(codes[ans], weights=y[ans]).astype(np.int64)
     return m0, tuple(sorted((int(a), int(b)) for a, b in zip(size, ncor) if a > 0))
 
+# %% ../nbs/02_metrics.ipynb #2b4ae1d4
 def _check_method(method):
     if method not in ("auto", "exact", "mc"): raise ValueError(f"method must be 'auto', 'exact' or 'mc', got {method!r}")
 
@@ -254,6 +266,7 @@ def maj_at_k(answers, correct, k: int, method: str = "auto", n_mc: int = 20_000,
         return Estimate(float(_maj_curve_exact(m0, classes)[k]))
     return _vote_at_k(codes, np.ones(len(y)), y.astype(float), k, "mc", n_mc, seed, False)
 
+# %% ../nbs/02_metrics.ipynb #4cc965bf
 def maj_curve(answers, correct) -> np.ndarray:
     "Exact maj@k for every k = 0..N (index = k)."
     y = _as_bool(correct); codes = _answer_codes(answers)
@@ -279,12 +292,14 @@ def _rows_msg(cfg, pr, extra=None, limit=5):
     items = [f"config_id={c!r}, prompt_id={p!r}" + (f": {e}" if e is not None else "") for c, p, e in zip(cfg[:limit], pr[:limit], ex[:limit])]
     return "; ".join(items) + (f" and {len(cfg) - limit} more" if len(cfg) > limit else "")
 
+# %% ../nbs/02_metrics.ipynb #00fa7302
 def _cfg_msg(names, counts=None, limit=5):
     "Describe up to `limit` configs (with sample counts) for an error message."
     names = list(names)
     items = [f"{n!r}" + (f" ({c} samples)" if counts is not None else "") for n, c in zip(names[:limit], (counts if counts is not None else names)[:limit])]
     return ", ".join(items) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
+# %% ../nbs/02_metrics.ipynb #ce908937
 def _check_finite_rewards(pool, r):
     "Raise naming the configs when a reward is +-inf (it would win every best-of-N)."
     inf = np.isinf(r)
@@ -292,65 +307,9 @@ def _check_finite_rewards(pool, r):
         raise SchemaError(f"sample table: column 'reward' is +-inf for {int(inf.sum())} sample(s) {pool.where_msg(inf)}; "
                           "rewards must be finite (or missing)")
 
-class Pool:
-    """The grouping engine of bon_lit: a sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
-
-    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
-    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily."""
-
-    def __init__(self, samples: pd.DataFrame, ungradable: str = "error"):
-        if not isinstance(samples, pd.DataFrame):
-            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
-        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
-        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
-        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
-        if ungradable not in ("error", "wrong"):
-            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
-        self.df, self.ungradable, self._cache = samples, ungradable, {}
-        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
-        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
-        if (c < 0).any() or (p < 0).any():
-            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
-        si = samples["sample_idx"].to_numpy(dtype=np.int64)
-        g = c.astype(np.int64) * len(pr_u) + p
-        del c, p
-        dg = np.diff(g)
-        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
-            self.order = None                       # already sorted (the usual case): no copy
-        else:
-            self.order = np.lexsort((si, g))
-            g, si = g[self.order], si[self.order]
-        del dg
-        n = len(g)
-        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
-        self.starts = np.flatnonzero(newg); del newg
-        self.size = np.diff(np.r_[self.starts, n])
-        gk = g[self.starts]; del g
-        self.G = len(self.starts)
-        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
-        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
-        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
-        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
-        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
-        self.C = len(self.cfg_starts)
-        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
-        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
-        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
-        bad = np.flatnonzero(self.size != self.N)
-        if len(bad):
-            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
-                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
-                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
-        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
-        bad_s = np.flatnonzero(si != pos)
-        if len(bad_s):
-            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
-            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
-                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
-        self.pos = pos
-        self.n = n
-
-    # --- columns -------------------------------------------------------------------------------
+# %% ../nbs/02_metrics.ipynb #11b859ed
+class _PoolColumns:
+    "Columns of the sample table in the pool's sorted row order, converted once and cached (mixed into `Pool`)."
     def _take(self, a):
         return a if self.order is None else a[self.order]
 
@@ -380,6 +339,9 @@ class Pool:
         g = np.unique(np.searchsorted(self.starts, np.flatnonzero(mask_sorted), side="right") - 1)
         return f"in config(s) {_cfg_msg(names, cnt)}: " + _rows_msg(self.cfg_u[self.gcfg[g]], self.pr_u[self.gpr[g]])
 
+# %% ../nbs/02_metrics.ipynb #27cb0efc
+class _PoolLabels:
+    "Grades, rewards and answer classes in sorted row order, with errors that name the configs (mixed into `Pool`)."
     @property
     def y(self):
         "Correctness as sorted bool; <NA> raises (ungradable='error') or counts as wrong with a warning."
@@ -433,7 +395,9 @@ class Pool:
             self._cache["codes"] = self._take(codes)
         return self._cache["codes"]
 
-    # --- reductions ----------------------------------------------------------------------------
+# %% ../nbs/02_metrics.ipynb #c6e6774c
+class _PoolReductions:
+    "Per-group and per-config reductions of sorted per-sample arrays (mixed into `Pool`)."
     def blocks(self, fn, *cols):
         """Per-group values of `fn(*blocks)`, where each block is a sorted per-sample column of `cols` as a (groups, N)
         array over the configs that share one N: how the kernels of `bon_lit.metrics` run on this pool."""
@@ -479,13 +443,73 @@ class Pool:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(cnt > ddof, ss / np.maximum(cnt - ddof, 1), np.nan)
 
+# %% ../nbs/02_metrics.ipynb #6743e409
+class Pool(_PoolColumns, _PoolLabels, _PoolReductions):
+    """The grouping engine of bon_lit: a sample table rearranged into contiguous (config, prompt) groups of numpy arrays.
 
+    Group g covers sorted rows starts[g] .. starts[g] + size[g] - 1, ordered by sample_idx (validated to be 0..N-1);
+    the groups of a config are contiguous too (cfg_starts). Columns are converted and sorted lazily (`_PoolColumns`,
+    `_PoolLabels`); the reductions over groups and configs are in `_PoolReductions`."""
+
+    def __init__(self, samples: pd.DataFrame, ungradable: str = "error"):
+        if not isinstance(samples, pd.DataFrame):
+            raise SchemaError(f"sample table: expected a pandas DataFrame, got {type(samples).__name__}")
+        miss = [c for c in ("config_id", "prompt_id", "sample_idx") if c not in samples.columns]
+        if miss: raise SchemaError(f"sample table: missing column(s) {miss}")
+        if len(samples) == 0: raise SchemaError("sample table is empty (0 rows): nothing to compute")
+        if ungradable not in ("error", "wrong"):
+            raise ValueError(f"ungradable must be 'error' or 'wrong', got {ungradable!r}")
+        self.df, self.ungradable, self._cache = samples, ungradable, {}
+        c, cfg_u = pd.factorize(samples["config_id"], sort=False)
+        p, pr_u = pd.factorize(samples["prompt_id"], sort=False)
+        if (c < 0).any() or (p < 0).any():
+            raise SchemaError("sample table: columns 'config_id' and 'prompt_id' must not be missing")
+        si = samples["sample_idx"].to_numpy(dtype=np.int64)
+        g = c.astype(np.int64) * len(pr_u) + p
+        del c, p
+        dg = np.diff(g)
+        if (dg >= 0).all() and ((dg > 0) | (np.diff(si) > 0)).all():
+            self.order = None                       # already sorted (the usual case): no copy
+        else:
+            self.order = np.lexsort((si, g))
+            g, si = g[self.order], si[self.order]
+        del dg
+        n = len(g)
+        newg = np.empty(n, bool); newg[0] = True; np.not_equal(g[1:], g[:-1], out=newg[1:])
+        self.starts = np.flatnonzero(newg); del newg
+        self.size = np.diff(np.r_[self.starts, n])
+        gk = g[self.starts]; del g
+        self.G = len(self.starts)
+        self.gcfg, self.gpr = gk // len(pr_u), gk % len(pr_u)
+        self.cfg_u = np.asarray(cfg_u, dtype=object); self.pr_u = np.asarray(pr_u, dtype=object)
+        newc = np.r_[True, self.gcfg[1:] != self.gcfg[:-1]]
+        self.cfg_starts = np.flatnonzero(newc)          # group index where each config begins
+        self.cfg_of = self.gcfg[self.cfg_starts]        # code (into cfg_u) of each config block
+        self.C = len(self.cfg_starts)
+        self.n_prompts = np.diff(np.r_[self.cfg_starts, self.G])
+        self.N_cfg = np.maximum.reduceat(self.size, self.cfg_starts)
+        self.N = np.repeat(self.N_cfg, self.n_prompts)   # N of each group's config
+        bad = np.flatnonzero(self.size != self.N)
+        if len(bad):
+            raise SchemaError("sample table: uneven N (column 'sample_idx'): every prompt of a config needs the config's N samples; "
+                              + _rows_msg(self.cfg_u[self.gcfg[bad]], self.pr_u[self.gpr[bad]],
+                                          [f"{self.size[b]} samples, expected N={self.N[b]}" for b in bad]))
+        pos = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.size)
+        bad_s = np.flatnonzero(si != pos)
+        if len(bad_s):
+            bg = np.unique(np.searchsorted(self.starts, bad_s, side="right") - 1)
+            raise SchemaError("sample table: column 'sample_idx' must run 0..N-1 within each (config_id, prompt_id) "
+                              "(duplicates or gaps found): " + _rows_msg(self.cfg_u[self.gcfg[bg]], self.pr_u[self.gpr[bg]]))
+        self.pos = pos
+        self.n = n
+
+
+# %% ../nbs/02_metrics.ipynb #dae95b3c
 def _name_order(pool):
     "Permutation of the groups sorting them by (config_id, prompt_id) names."
     cr = np.empty(len(pool.cfg_u), np.int64); cr[np.argsort(pool.cfg_u.astype(str), kind="stable")] = np.arange(len(pool.cfg_u))
     pr = np.empty(len(pool.pr_u), np.int64); pr[np.argsort(pool.pr_u.astype(str), kind="stable")] = np.arange(len(pool.pr_u))
     return np.lexsort((pr[pool.gpr], cr[pool.gcfg])), pr
-
 
 # %% ../nbs/02_metrics.ipynb #e8d3debb
 METRICS = ("pass", "bon", "maj", "wmaj")
@@ -497,6 +521,7 @@ def _expected_n(n_samples, cfg_u):
     m = dict(n_samples)
     return np.array([int(m.get(c, -1)) for c in cfg_u])
 
+# %% ../nbs/02_metrics.ipynb #57071ecd
 def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
     """The `Pool` of `samples` as blocks for the kernels: (cfg_u, pr_u, blocks); each block = dict(N, cfg, pr, y, r, codes)
     with (G, N) arrays, configs and prompts in sorted order (that order fixes the bootstrap draws of each prompt)."""
@@ -526,7 +551,6 @@ def _pool_blocks(samples: pd.DataFrame, metrics, n_samples=None):
         blocks.append(dict(N=int(N), cfg=pool.gcfg[g], pr=pool.gpr[g], **{k: a[rows] for k, a in cols.items()}))
     return pool.cfg_u, pool.pr_u, blocks
 
-
 # %% ../nbs/02_metrics.ipynb #28c4647e
 def _group_max(cg, v, G):
     "Max of v per group for runs sorted by group `cg` (0 for groups without runs)."
@@ -536,6 +560,7 @@ def _group_max(cg, v, G):
         out[cg[first]] = np.maximum.reduceat(v, first)
     return out
 
+# %% ../nbs/02_metrics.ipynb #09fd36d8
 def _modal_vote(cg, size, ncor, G):
     "maj@N per group from its answered classes (runs sorted by group `cg`: size, number correct); modal ties split uniformly, 0 without answers."
     top = size == _group_max(cg, size, G)[cg]
@@ -547,11 +572,13 @@ def _modal_vote(cg, size, ncor, G):
 def _pass_block(y, ks):
     return _pass_table(y.shape[1])[y.sum(1)][:, ks]
 
+# %% ../nbs/02_metrics.ipynb #a6e24ca1
 def _bon_block(r, y, ks):
     o = np.argsort(r, axis=1)                       # order within a tie is irrelevant: ties are averaged
     ybar = _tie_mean(np.take_along_axis(r, o, 1), np.take_along_axis(y, o, 1))
     return ybar @ _bon_W(r.shape[1])[ks].T
 
+# %% ../nbs/02_metrics.ipynb #b026e150
 def _class_runs(codes, y):
     "Row-wise answer classes of a (G, N) block: arrays (row, code, size, n_correct), sorted by row then code (code -1 = abstainers)."
     G, N = codes.shape
@@ -563,12 +590,14 @@ def _class_runs(codes, y):
     ncor = np.add.reduceat(ys.ravel(), starts, dtype=np.int64)
     return starts // N, cs.ravel()[starts], size, ncor
 
+# %% ../nbs/02_metrics.ipynb #384d78ff
 def _maj_full_pool(runs, G):
     "maj@N per row (vectorised): the most frequent class wins, ties split uniformly, all-abstain rows score 0."
     row, code, size, ncor = runs
     a = code >= 0
     return _modal_vote(row[a], size[a], ncor[a], G)
 
+# %% ../nbs/02_metrics.ipynb #2cfa558c
 def _pool_signatures(runs, G: int, N: int):
     """The vote-relevant signature of every row of a (G, N) block, as numpy keys: row g's key is
     `[m0, s_1 (N+1) + c_1, s_2 (N+1) + c_2, ..., -1, ...]` with m0 abstainers and its answer classes' (size s, correct
@@ -594,11 +623,13 @@ def _pool_signatures(runs, G: int, N: int):
     first = np.empty(n_ids, np.int64); first[ids[::-1]] = np.arange(G)[::-1]
     return K[first] - 1, ids
 
+# %% ../nbs/02_metrics.ipynb #edf61a99
 def _key_signature(key, N: int) -> tuple:
     "A `_pool_signatures` key back as `(m0, ((size, n_correct), ...))`, classes sorted (the cache key of `_maj_curve_exact`)."
     v = [int(x) for x in key[1:] if x >= 0]
     return int(key[0]), tuple((x // (N + 1), x % (N + 1)) for x in v)
 
+# %% ../nbs/02_metrics.ipynb #aaacccf1
 def _maj_block(codes, y, ks, method="auto", n_mc=20_000, seed=0, max_work=5e8):
     "maj@k for a (G, N) block: k = N vectorised, other k through cached pool signatures (exact or MC)."
     G, N = codes.shape
@@ -622,6 +653,7 @@ def _maj_block(codes, y, ks, method="auto", n_mc=20_000, seed=0, max_work=5e8):
     out[:, rest] = vals[inv]
     return out
 
+# %% ../nbs/02_metrics.ipynb #deea0bfc
 def _wmaj_block(codes, r, y, ks, method="auto", n_mc=20_000, seed=0, max_subsets=100_000):
     "Reward-weighted maj@k per row (a per-prompt loop: exhaustive subsets or MC)."
     G, N = codes.shape
@@ -633,6 +665,7 @@ def _wmaj_block(codes, r, y, ks, method="auto", n_mc=20_000, seed=0, max_subsets
                                    math.comb(N, int(k)) <= max_subsets)
     return out
 
+# %% ../nbs/02_metrics.ipynb #25bd1fb6
 def _block_values(blk, metric, ks, vote_kw):
     if metric == "pass": return _pass_block(blk["y"], ks)
     if metric == "bon": return _bon_block(blk["r"], blk["y"], ks)
@@ -640,6 +673,7 @@ def _block_values(blk, metric, ks, vote_kw):
     if metric == "wmaj": return _wmaj_block(blk["codes"], blk["r"], blk["y"], ks, **{k: v for k, v in vote_kw.items() if k != "max_work"})
     raise ValueError(metric)
 
+# %% ../nbs/02_metrics.ipynb #5b69fe43
 def _check_metrics(metrics):
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     bad = [m for m in metrics if m not in METRICS]
@@ -682,24 +716,35 @@ def _boot_counts(n, n_boot, seed, draws="multinomial", chunk=None, cache=None):
     if cache is not None: cache[key] = w
     return w
 
-def _boot_interval(counts, V, ci):
-    "Percentile interval (lo, hi) at level `ci` of the column means of V (rows: prompts) over the resample `counts`."
-    return np.quantile(counts @ V / len(V), [(1 - ci) / 2, (1 + ci) / 2], axis=0)   # float @ float: one BLAS call
+# %% ../nbs/02_metrics.ipynb #78bf0fdd
+def _boot_interval(counts, V, level):
+    "Percentile interval (lo, hi) at level `level` of the column means of V (rows: prompts) over the resample `counts`."
+    return np.quantile(counts @ V / len(V), [(1 - level) / 2, (1 + level) / 2], axis=0)   # float @ float: one BLAS call
 
-def _bootstrap(V, n_boot, seed, ci, cache=None):
+# %% ../nbs/02_metrics.ipynb #886e3236
+def _bootstrap(V, n_boot, seed, level, cache=None):
     "Percentile bootstrap-over-rows interval for the column means of V (multinomial draws)."
     n = len(V)
     if n_boot <= 0 or n < 2: return np.full(V.shape[1], np.nan), np.full(V.shape[1], np.nan)
-    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, ci)
+    lo, hi = _boot_interval(_boot_counts(n, n_boot, seed, cache=cache), V, level)
     return lo, hi
 
 # %% ../nbs/02_metrics.ipynb #16e2cc9a
-def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=None, n_boot: int = 200,
-                   seed: int = 0, ci: float = 0.95, n_samples=None, method: str = "auto", n_mc: int = 20_000,
-                   max_work: float = 5e8, max_subsets: int = 100_000) -> pd.DataFrame:
+def scaling_curves(samples: pd.DataFrame,          # graded sample table (with `reward` for "bon", `answer` for "maj")
+                   metrics=("pass", "bon", "maj"), # any of "pass", "bon", "maj", "wmaj"
+                   ks=None,                        # the k values (default every k <= N), or {metric: ks}
+                   n_boot: int = 200,              # bootstrap-over-prompts resamples (0: no interval)
+                   seed: int = 0,                  # seed of the bootstrap and of Monte Carlo votes
+                   level: float = 0.95,            # interval level (bounds `lo`, `hi`)
+                   n_samples=None,                 # expected N (int, or config_id -> N): a config with another N raises
+                   method: str = "auto",           # votes: "auto", "exact" or "mc"
+                   n_mc: int = 20_000,             # Monte Carlo subsets per vote estimate
+                   max_work: float = 5e8,          # "auto": exact maj@k below this much work
+                   max_subsets: int = 100_000,     # "auto": exact weighted vote up to this many subsets
+                  ) -> pd.DataFrame:
     "Tidy curves `config_id, metric, k, value, lo, hi` for every k <= N from the one pool, with bootstrap-over-prompts intervals."
     metrics = _check_metrics(metrics); _check_method(method)
-    if not 0 < ci < 1: raise ValueError("ci must be in (0, 1)")
+    if not 0 < level < 1: raise ValueError("level must be in (0, 1)")
     cfg_u, pr_u, blocks = _pool_blocks(samples, metrics, n_samples)
     kmap = dict(ks) if isinstance(ks, dict) else {m: ks for m in metrics}
     vote_kw = dict(method=method, n_mc=n_mc, seed=seed, max_work=max_work, max_subsets=max_subsets)
@@ -719,7 +764,7 @@ def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=Non
                 idx = np.flatnonzero(n_pr == P)
                 rows = np.concatenate([np.arange(cuts[i], cuts[i + 1]) for i in idx])
                 Vs = V[rows].reshape(len(idx), P, K).transpose(1, 0, 2).reshape(P, len(idx) * K)
-                lo, hi = _bootstrap(Vs, n_boot, seed, ci, wcache)
+                lo, hi = _bootstrap(Vs, n_boot, seed, level, wcache)
                 mean = Vs.mean(0)
                 out.append(pd.DataFrame({"config_id": np.repeat(cfg_u[b["cfg"][cuts[idx]]], K), "metric": m,
                                          "k": np.tile(kk, len(idx)), "value": mean, "lo": lo, "hi": hi}))
@@ -730,7 +775,7 @@ def scaling_curves(samples: pd.DataFrame, metrics=("pass", "bon", "maj"), ks=Non
     res = res.sort_values(["config_id", "metric", "k"], ignore_index=True)
     res["metric"] = res["metric"].astype("str"); res["config_id"] = res["config_id"].astype("str")
     res["k"] = res["k"].astype("int64")
-    res.attrs["scaling_curves"] = dict(n_boot=n_boot, seed=seed, ci=ci, method=method)
+    res.attrs["scaling_curves"] = dict(n_boot=n_boot, seed=seed, level=level, method=method)
     return res[cols]
 
 # %% ../nbs/02_metrics.ipynb #8234050c

@@ -19,8 +19,8 @@ import pandas as pd
 
 from .schema import SchemaError, validate_suite, package_versions
 from .features import config_and_prompt_tables, prompt_stats
-from .predict import (GainPredictor, cross_validate, bootstrap_lasso, baseline_table, screen, usable_features,
-                             canonical_order, split_half_reliability, feature_groups, stability_selection)
+from .predict import (GainPredictor, cv_evaluate, bootstrap_lasso, baseline_table, screen, usable_features,
+                             canonical_order, split_half_reliability, feature_groups, stability_selection, is_constant)
 from .concentration import (calibrate, prediction_intervals, ranking_guarantee, prompts_needed, jackknife_plus,
                                    jackknife_plus_oof, boundable)
 from .metrics import scaling_curves
@@ -119,10 +119,10 @@ def read_inputs(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataFr
 
 # %% ../nbs/08ab_pipeline.ipynb #1e7ebf46
 def _grade_counts(samples: pd.DataFrame) -> pd.DataFrame:
-    "Per config: samples, <NA> grades, of which 'ungradable', and samples with no answer."
+    "Per config: samples, <NA> grades, of which 'ungradable', and samples with no answer. `samples` is validated (ids are text)."
     na = samples["correct"].isna()
     gs = samples["grade_status"] if "grade_status" in samples.columns else pd.Series(np.nan, index=samples.index)
-    d = pd.DataFrame({"config_id": samples["config_id"].astype(str), "na": na, "ungradable": gs.eq("ungradable").fillna(False) & na,
+    d = pd.DataFrame({"config_id": samples["config_id"], "na": na, "ungradable": gs.eq("ungradable").fillna(False) & na,
                       "no_answer": gs.eq("no_answer").fillna(False) if "grade_status" in samples.columns else samples["answer"].isna()})
     g = d.groupby("config_id", sort=True)
     return pd.DataFrame({"n_samples": g.size(), "n_na": g["na"].sum(), "n_ungradable": g["ungradable"].sum(),
@@ -162,7 +162,6 @@ def gain_table(samples: pd.DataFrame, configs: pd.DataFrame, seed: int = 0) -> t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ft, pt = config_and_prompt_tables(samples, configs, gains="auto", n_boot=200, seed=seed)
-    ft.index = ft.index.astype(str)
     if "gain" not in ft.columns or ft["gain"].notna().sum() == 0:
         raise SchemaError("sample table: no configuration is RM-scored (column 'reward'): the gain BoN@N - pass@1 "
                           "cannot be measured anywhere, so nothing can be fitted; run `bon-lit score` first")
@@ -195,7 +194,7 @@ def design(ft: pd.DataFrame, scored: list) -> tuple[Design, list]:
     notes = [f"feature {f!r} dropped: {why}" for f, why in dropped.items()]
     if not feats: raise ValueError("no usable feature: every feature is constant or NaN across the configurations")
     X, y = ft.loc[scored, feats], ft.loc[scored, "gain"].rename("gain")
-    if np.ptp(y.to_numpy()) == 0: raise ValueError("the gain is identical for every configuration: nothing to predict")
+    if is_constant(y.to_numpy()[:, None])[0]: raise ValueError("the gain is identical for every configuration: nothing to predict")
     o = canonical_order(X.to_numpy(), y.to_numpy())       # content order: no result depends on names or row order
     X, y = X.iloc[o], y.iloc[o]
     groups = ft.loc[X.index, [c for c in GROUP_SCHEMES if c in ft.columns]].astype(str)
@@ -205,18 +204,18 @@ def design(ft: pd.DataFrame, scored: list) -> tuple[Design, list]:
 
 # %% ../nbs/08ab_pipeline.ipynb #702040f3
 def cross_validation(d: Design, **kw) -> tuple[dict, dict, list]:
-    """Ridge on all usable features under LOO and each leave-one-group-out scheme (`kw` go to `cross_validate`), and the
+    """Ridge on all usable features under LOO and each leave-one-group-out scheme (`kw` go to `cv_evaluate`), and the
     domain-only baseline under the same schemes when there are strata. Returns ({scheme: CVResult}, {scheme: CVResult}, notes)."""
-    cvs, notes = {"loo": cross_validate(d.X, d.y, groups=d.groups, scheme="loo", **kw)}, []
+    cvs, notes = {"loo": cv_evaluate(d.X, d.y, groups=d.groups, scheme="loo", **kw)}, []
     for col, name in GROUP_SCHEMES.items():
         if col not in d.groups: continue
         lv = sorted(d.groups[col].unique())
         if len(lv) < 2:
             notes.append(f"leave-one-{col}-out skipped: a single {col} ({lv[0]!r})"); continue
-        try: cvs[name] = cross_validate(d.X, d.y, groups=d.groups, scheme=col, **kw)
+        try: cvs[name] = cv_evaluate(d.X, d.y, groups=d.groups, scheme=col, **kw)
         except ValueError as e: notes.append(f"leave-one-{col}-out skipped: {e}")
     col_of = {v: c for c, v in GROUP_SCHEMES.items()}
-    dom_cv = ({k: cross_validate(d.X, d.y, groups=d.groups, scheme=("loo" if k == "loo" else col_of[k]),
+    dom_cv = ({k: cv_evaluate(d.X, d.y, groups=d.groups, scheme=("loo" if k == "loo" else col_of[k]),
                                  predictor="stratum_mean", **{**kw, "n_seeds": 1}) for k in cvs} if d.strata else {})
     for k, v in cvs.items(): notes += [f"{SCHEME_LABELS.get(k, k)}: {n_}" for n_ in v.notes]
     return cvs, dom_cv, notes
@@ -243,8 +242,9 @@ def select_features(d: Design, B: int = 1000, threshold: float = 0.9, seed: int 
 # %% ../nbs/08ab_pipeline.ipynb #6826285f
 def _baselines_frame(bts: dict, ref: list, ref_cv: dict) -> pd.DataFrame:
     "One row per model: features, LOO metrics (Spearman with CI and p-value, Kendall, MAE, top-k precision), LOFO Spearman."
-    t = bts["loo"].table.rename(columns={"spearman": "spearman_loo", "spearman_ci_low": "ci_low",
-                                          "spearman_ci_high": "ci_high", "p_value": "p_loo",
+    # summary.json keeps its ci_low / ci_high keys (byte-identical output); the tables say lo / hi
+    t = bts["loo"].table.rename(columns={"spearman": "spearman_loo", "spearman_lo": "ci_low",
+                                          "spearman_hi": "ci_high", "p_value": "p_loo",
                                           "spearman_within_mean": "within_mean_loo", "p_within": "p_within_loo"})
     cols = ["model", "features", "n_features", "spearman_loo", "ci_low", "ci_high", "p_loo", "within_mean_loo",
             "p_within_loo", "kendall", "mae", "top_k_precision"]
@@ -252,7 +252,7 @@ def _baselines_frame(bts: dict, ref: list, ref_cv: dict) -> pd.DataFrame:
     if ref:
         g = ref_cv["loo"].glance().iloc[0]
         rows.append({"model": "literature reference set", "features": ", ".join(ref), "n_features": len(ref),
-                     "spearman_loo": g.spearman, "ci_low": g.spearman_ci_low, "ci_high": g.spearman_ci_high,
+                     "spearman_loo": g.spearman, "ci_low": g.spearman_lo, "ci_high": g.spearman_hi,
                      "p_loo": g.p_value, "within_mean_loo": g.spearman_within_mean, "p_within_loo": g.p_within,
                      "kendall": g.kendall, "mae": g.mae, "top_k_precision": g.top_k_precision})
     df = pd.DataFrame(rows)
@@ -272,8 +272,8 @@ def baselines(d: Design, core: list, cvs: dict, **kw) -> tuple[pd.DataFrame, lis
     ref = [f for f in REFERENCE_FEATURES if f in d.features]
     ref_cv = {}
     if ref:
-        ref_cv["loo"] = cross_validate(d.X[ref], d.y, groups=d.groups, scheme="loo", **kw)
-        if "lofo" in cvs: ref_cv["lofo"] = cross_validate(d.X[ref], d.y, groups=d.groups, scheme="family", **kw)
+        ref_cv["loo"] = cv_evaluate(d.X[ref], d.y, groups=d.groups, scheme="loo", **kw)
+        if "lofo" in cvs: ref_cv["lofo"] = cv_evaluate(d.X[ref], d.y, groups=d.groups, scheme="family", **kw)
     notes = [f"baseline {n_}" for n_ in bts["loo"].notes if "empty core" in n_ or "missing" in n_]
     return _baselines_frame(bts, ref, ref_cv), notes
 
@@ -352,11 +352,12 @@ def screening(predictor, ft: pd.DataFrame, d: Design, final: list, intervals, un
 
 
 def curves(samples: pd.DataFrame, scored: list, unscored: list, seed: int = 0) -> pd.DataFrame:
+    # `samples` comes from `prepare_tables`: validated by the schema, so config ids are already text
     "pass@k, BoN@k and maj@k curves of the fitted configurations, pass@k and maj@k of the candidates (200 bootstraps)."
-    sc = samples[samples["config_id"].astype(str).isin(scored)]
+    sc = samples[samples["config_id"].isin(scored)]
     out = scaling_curves(sc, metrics=("pass", "bon", "maj"), n_boot=200, seed=seed)
     if unscored:
-        su = samples[samples["config_id"].astype(str).isin(unscored)]
+        su = samples[samples["config_id"].isin(unscored)]
         out = pd.concat([out, scaling_curves(su, metrics=("pass", "maj"), n_boot=200, seed=seed)], ignore_index=True)
     return out
 
@@ -372,7 +373,7 @@ def _cv_summary(cv, domain_only=None) -> dict:
     "The summary block of one cross-validation scheme."
     ci = cv.ci
     d = {m: cv.metrics[m] for m in ("spearman", "pearson", "kendall", "mae", "r2", "top_k_precision")}
-    d.update(spearman_ci=[ci.loc["spearman", "ci_low"], ci.loc["spearman", "ci_high"]], p_value=cv.p_value,
+    d.update(spearman_ci=[ci.loc["spearman", "lo"], ci.loc["spearman", "hi"]], p_value=cv.p_value,
              n_folds=len(cv.folds), top_k=cv.top_k, perm_method=cv.perm_method, n_perm=cv.n_perm,
              n_seeds=cv.n_seeds, spearman_range=list(cv.spearman_range), spearman_within=_within_summary(cv),
              spearman_demeaned=cv.spearman_demeaned, p_within=cv.p_within, perm_strata=cv.perm_strata,

@@ -28,8 +28,8 @@ from .features import FEATURES
 __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', 'PARALLEL_MIN_WORK', 'SELECTION_RULES',
            'BASELINE_FEATURES', 'TARGET_LIKE_PREFIXES', 'NON_FEATURE_COLUMNS', 'Planted', 'make_planted',
            'numeric_features', 'is_constant', 'feature_problems', 'check_features', 'check_target', 'usable_features',
-           'ridge_svd', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cross_validate', 'Reliability',
-           'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
+           'RidgeFit', 'ridge_fit', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cv_evaluate',
+           'Reliability', 'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
            'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'BestSubset', 'best_subset',
            'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable', 'baseline_table', 'ScreenResult',
            'screen', 'read_features_table']
@@ -53,7 +53,7 @@ class Planted:
         return (f"Planted({n} configs x {p} features, relevant={list(self.relevant)}, "
                 f"noise_sd={self.noise_sd:.3g}, gain mean={self.y.mean():.3f} sd={self.y.std():.3f})")
 
-
+# %% ../nbs/04_predict.ipynb #1afd0fb2
 def make_planted(n_configs: int = 36, n_features: int = 12, n_relevant: int = 3, noise: float = 0.15,
                  seed: int = 0, *, rho: float = 0.2, signal_sd: float = 0.05, intercept: float = 0.08,
                  weights: Sequence[float] | None = None, names: Sequence[str] | None = None) -> Planted:
@@ -96,7 +96,7 @@ def numeric_features(X: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
     return [c for c in X.columns if c not in set(exclude) and pd.api.types.is_numeric_dtype(X[c])
             and not pd.api.types.is_bool_dtype(X[c])]
 
-
+# %% ../nbs/04_predict.ipynb #c30a94f3
 def _as_frame(X) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame): return X
     A = np.asarray(X, dtype=float)
@@ -104,20 +104,22 @@ def _as_frame(X) -> pd.DataFrame:
     return pd.DataFrame(A, columns=[f"x{j}" for j in range(A.shape[1])],
                         index=pd.Index([str(i) for i in range(A.shape[0])], name="config_id"))
 
-
+# %% ../nbs/04_predict.ipynb #e3ca16be
 def is_constant(A: np.ndarray) -> np.ndarray:
-    "Per column of `A`: zero variance up to rounding (same rule as scikit-learn's StandardScaler)."
-    n = A.shape[0]
-    mean, var = A.mean(0), A.var(0)
+    """Per column of `A` (rows on axis -2, any leading axes are a batch): zero variance up to rounding. The rule of
+    scikit-learn's StandardScaler, and the one rule of the package for "constant column": checks, standardisation and
+    every refit use it, so a column is never constant for one step and informative for the next."""
+    n = A.shape[-2]
+    mean, var = A.mean(-2), A.var(-2)
     eps = np.finfo(float).eps
     return var <= n * eps * var + (n * mean * eps) ** 2
 
-
+# %% ../nbs/04_predict.ipynb #fbd62cb0
 def _fmt_ids(ids, k=5) -> str:
     ids = list(ids)
     return repr(ids[:k])[:-1] + (f", ... ({len(ids)} in all)]" if len(ids) > k else "]")
 
-
+# %% ../nbs/04_predict.ipynb #27ebd43f
 def feature_problems(F: pd.DataFrame, fit=None) -> dict:
     """Why each column of the float table `F` cannot enter a model, {column: problem}: `("nonfinite", row ids)` when
     some row is NaN/inf, else `("constant", n, value)` when it has zero variance (`is_constant`) over the rows `fit`
@@ -131,7 +133,7 @@ def feature_problems(F: pd.DataFrame, fit=None) -> dict:
         elif len(W) > 1 and is_constant(W[:, [j]])[0]: out[c] = ("constant", len(W), W[0, j])
     return out
 
-
+# %% ../nbs/04_predict.ipynb #dcccbddd
 def check_features(X, features: Sequence[str] | None = None, *, allow_constant: bool = False,
                    where: str = "") -> pd.DataFrame:
     "Validated float feature table (rows = configurations); raises `ValueError` naming the problem."
@@ -159,7 +161,7 @@ def check_features(X, features: Sequence[str] | None = None, *, allow_constant: 
                              "they cannot be standardised and carry no information; drop them")
     return F
 
-
+# %% ../nbs/04_predict.ipynb #2e459393
 def check_target(y, index: pd.Index, where: str = "") -> pd.Series:
     "Target aligned to the configurations in `index`, as floats; raises `ValueError` naming the problem."
     pre = f"{where}: " if where else ""
@@ -176,7 +178,7 @@ def check_target(y, index: pd.Index, where: str = "") -> pd.Series:
         y = pd.Series(a, index=index)
     bad = ~np.isfinite(y.to_numpy())
     if bad.any(): raise ValueError(f"{pre}target is NaN/inf for configuration(s) {_fmt_ids(index[bad])}")
-    if len(y) > 1 and np.ptp(y.to_numpy()) == 0: raise ValueError(f"{pre}target is constant: nothing to predict or rank")
+    if len(y) > 1 and is_constant(y.to_numpy()[:, None])[0]: raise ValueError(f"{pre}target is constant: nothing to predict or rank")
     return y.rename(y.name if y.name is not None else "gain")
 
 # %% ../nbs/04_predict.ipynb #f94d0c30
@@ -198,51 +200,69 @@ DEFAULT_ALPHAS = np.logspace(-3, 3, 25)
 
 
 def _standardizer(A: np.ndarray):
-    "Training mean and (ddof=0) SD; zero-variance columns get SD 1, as in StandardScaler."
-    mu = A.mean(0)
-    sd = A.std(0)
+    "Training mean and (ddof=0) SD over rows (axis -2); constant columns (`is_constant`) get SD 1, as in StandardScaler."
+    mu = A.mean(-2)
+    sd = A.std(-2)
     sd[is_constant(A)] = 1.0
     return mu, sd
 
+# %% ../nbs/04_predict.ipynb #42e6b0ec
+def _T(M): return np.swapaxes(M, -1, -2)
 
-def ridge_svd(Z, y, alphas) -> tuple[np.ndarray, np.ndarray]:
-    "Ridge with intercept on design `Z` for every alpha at once: `coef` (n_alphas, p) and `intercept` (n_alphas,)."
-    Z = np.asarray(Z, float); y = np.asarray(y, float)
+# %% ../nbs/04_predict.ipynb #cdcc2d0e
+@dataclass(frozen=True, eq=False)
+class RidgeFit:
+    """Standardised ridge with intercept, fitted by `ridge_fit` for a grid of penalties and several targets at once;
+    every array may carry leading batch axes (one fit per training set). p features, P targets, A penalties, r = rank."""
+    mu: np.ndarray      # (..., 1, p) training means
+    sd: np.ndarray      # (..., 1, p) training SDs (1 for constant columns)
+    zbar: np.ndarray    # (..., 1, p) column means of the standardised training design (0 up to rounding)
+    ybar: np.ndarray    # (..., 1, P) training means of the targets
+    Vt: np.ndarray      # (..., r, p) right singular vectors of the centred standardised design
+    d: np.ndarray       # (..., A, r) sigma / (sigma^2 + alpha) for every penalty
+    UtY: np.ndarray     # (..., r, P) centred targets in the left singular basis
+
+    def predict(self, X) -> np.ndarray:
+        "Predictions at the rows of `X` (..., m, p) for every penalty and target: (..., A, m, P)."
+        ZV = ((np.asarray(X, float) - self.mu) / self.sd - self.zbar) @ _T(self.Vt)          # (..., m, r)
+        return (ZV[..., None, :, :] * self.d[..., :, None, :]) @ self.UtY[..., None, :, :] + self.ybar[..., None, :, :]
+
+    def coef(self) -> tuple[np.ndarray, np.ndarray]:
+        "Intercepts (..., A, P) and coefficients (..., A, p, P) on the original feature scale."
+        b = _T(self.Vt)[..., None, :, :] @ (self.d[..., :, :, None] * self.UtY[..., None, :, :])  # per training SD
+        shift = (self.mu / self.sd + self.zbar)[..., None, :, :]                                   # (..., 1, 1, p)
+        return self.ybar - (shift @ b)[..., 0, :], b / _T(self.sd)[..., None, :, :]
+
+# %% ../nbs/04_predict.ipynb #1c8d6d69
+def ridge_fit(X, Y, alphas) -> RidgeFit:
+    """The package's one ridge solver: standardise on the rows of `X` (..., n, p), then ridge of every column of `Y`
+    (..., n, P) for every penalty in `alphas` from one SVD per training set. Leading axes of `X` and `Y` are a batch
+    of training sets solved together (refits on many index sets: `X[idx]` with `idx` (S, n))."""
+    X, Y = np.asarray(X, float), np.asarray(Y, float)
     alphas = np.atleast_1d(np.asarray(alphas, float))
-    zbar, ybar = Z.mean(0), y.mean()
+    mu, sd = _standardizer(X)
+    mu, sd = mu[..., None, :], sd[..., None, :]
+    Z = (X - mu) / sd
+    zbar, ybar = Z.mean(-2, keepdims=True), Y.mean(-2, keepdims=True)
     U, s, Vt = np.linalg.svd(Z - zbar, full_matrices=False)
-    d = s / (s ** 2 + alphas[:, None])                 # (A, r)
-    coef = (d * (U.T @ (y - ybar))) @ Vt               # (A, p)
-    return coef, ybar - coef @ zbar
+    s = s[..., None, :]
+    return RidgeFit(mu=mu, sd=sd, zbar=zbar, ybar=ybar, Vt=Vt, d=s / (s ** 2 + alphas[:, None]), UtY=_T(U) @ (Y - ybar))
 
-
-def _ridge_predict_many(Xtr: np.ndarray, Ytr: np.ndarray, Xte: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Standardise on `Xtr`, fit ridge for all `alphas` and all target columns of `Ytr` (n_tr, P),
-    predict `Xte`: returns (A, n_te, P)."""
-    mu, sd = _standardizer(Xtr)
-    Ztr, Zte = (Xtr - mu) / sd, (Xte - mu) / sd
-    ybar = Ytr.mean(0)
-    U, s, Vt = np.linalg.svd(Ztr - Ztr.mean(0), full_matrices=False)
-    UtY = U.T @ (Ytr - ybar)                           # (r, P)
-    ZV = (Zte - Ztr.mean(0)) @ Vt.T                    # (n_te, r)
-    d = s / (s ** 2 + alphas[:, None])                 # (A, r)
-    return (ZV[None, :, :] * d[:, None, :]) @ UtY + ybar
-
-
+# %% ../nbs/04_predict.ipynb #ad8a0c34
 def _inner_folds(n: int, k: int, random_state) -> list:
     return list(KFold(n_splits=k, shuffle=True, random_state=random_state).split(np.zeros((n, 1))))
 
-
+# %% ../nbs/04_predict.ipynb #092c9a37
 def _select_alpha(A: np.ndarray, Y: np.ndarray, alphas: np.ndarray, inner_cv: int, random_state):
     """K-fold CV over the alpha grid, refitting the standardisation in every inner fold; for each target
     column of `Y` returns the index of the alpha with the smallest mean fold MSE, and the (A, P) MSE table."""
     mse = np.zeros((len(alphas), Y.shape[1]))
     for tr, va in _inner_folds(len(A), inner_cv, random_state):
-        pred = _ridge_predict_many(A[tr], Y[tr], A[va], alphas)
+        pred = ridge_fit(A[tr], Y[tr], alphas).predict(A[va])
         mse += ((pred - Y[va][None]) ** 2).mean(axis=1) / inner_cv
     return mse.argmin(axis=0), mse
 
-
+# %% ../nbs/04_predict.ipynb #3dc127dd
 def canonical_order(X, y=None) -> np.ndarray:
     """Row order of the configurations sorted by their *content* (gain first, then the features), never by name or by
     input order: every random fold, permutation and resample is drawn in this order, so results do not change when
@@ -266,14 +286,26 @@ def _check_alphas(alphas) -> np.ndarray:
     if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0): raise ValueError("alphas must be positive and finite")
     return a
 
-
+# %% ../nbs/04_predict.ipynb #b9c5c936
 def _check_inner(n_train: int, inner_cv: int, where: str = ""):
     if not isinstance(inner_cv, (int, np.integer)) or inner_cv < 2: raise ValueError(f"inner_cv must be an integer >= 2, got {inner_cv!r}")
     if n_train < inner_cv:
         raise ValueError(f"{where + ': ' if where else ''}{n_train} configurations to fit on, fewer than inner_cv={inner_cv} "
                          "folds for choosing alpha; use more configurations, a smaller inner_cv, or a fixed alpha")
 
+# %% ../nbs/04_predict.ipynb #c9dd554d
+def _choose_alpha(A: np.ndarray, yv: np.ndarray, alpha, alphas, inner_cv: int, random_state) -> tuple:
+    """The ridge penalty of `GainPredictor.fit`: `alpha` when given, else the grid value with the smallest mean inner-CV
+    MSE. Returns (alpha, inner-CV MSE per grid value or None, whether the choice is at an end of the grid)."""
+    if alpha is not None: return float(_check_alphas(alpha)[0]), None, False
+    alphas = _check_alphas(alphas)
+    _check_inner(len(A), inner_cv, "GainPredictor.fit")
+    o = canonical_order(A, yv)                  # inner folds follow content, not names or row order
+    best, mse = _select_alpha(A[o], yv[o][:, None], alphas, inner_cv, random_state)
+    return (float(alphas[best[0]]), pd.Series(mse[:, 0], index=pd.Index(alphas, name="alpha"), name="inner_cv_mse"),
+            bool(best[0] in (0, len(alphas) - 1)))
 
+# %% ../nbs/04_predict.ipynb #20a2d7c7
 class GainPredictor(RegressorMixin, BaseEstimator):
     "Ridge regression of BoN gain on standardised features; alpha by inner cross-validation when not given."
     def __init__(self, features: Sequence[str] | None = None, alpha: float | None = None,
@@ -284,17 +316,7 @@ class GainPredictor(RegressorMixin, BaseEstimator):
         F = check_features(X, self.features, where="GainPredictor.fit")
         yy = check_target(y, F.index, where="GainPredictor.fit")
         A, yv = F.to_numpy(), yy.to_numpy()
-        if self.alpha is None:
-            alphas = _check_alphas(self.alphas)
-            _check_inner(len(A), self.inner_cv, "GainPredictor.fit")
-            o = canonical_order(A, yv)                  # inner folds follow content, not names or row order
-            best, mse = _select_alpha(A[o], yv[o][:, None], alphas, self.inner_cv, self.random_state)
-            self.alpha_ = float(alphas[best[0]])
-            self.cv_mse_ = pd.Series(mse[:, 0], index=pd.Index(alphas, name="alpha"), name="inner_cv_mse")
-            self.alpha_at_edge_ = bool(best[0] in (0, len(alphas) - 1))
-        else:
-            self.alpha_ = float(_check_alphas(self.alpha)[0])
-            self.cv_mse_, self.alpha_at_edge_ = None, False
+        self.alpha_, self.cv_mse_, self.alpha_at_edge_ = _choose_alpha(A, yv, self.alpha, self.alphas, self.inner_cv, self.random_state)
         self.pipeline_ = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=self.alpha_))]).fit(A, yv)
         self.features_ = list(F.columns)
         self.feature_names_in_ = np.array(self.features_, dtype=object)
@@ -306,6 +328,11 @@ class GainPredictor(RegressorMixin, BaseEstimator):
         self.intercept_ = float(r.intercept_)
         self.intercept_original_ = float(r.intercept_ - np.sum(r.coef_ * sc.mean_ / sc.scale_))
         return self
+
+    def refit_many(self, X, y, index_sets) -> tuple[np.ndarray, np.ndarray]:
+        """Refit the same model (features, `alpha_`) on each row-index set of `index_sets` in batched solves (one per
+        set size): intercepts (S,) and coefficients (S, p) on the original scale. What concentration's cross-fits use."""
+        return _refit_many(self, X, y, index_sets)
 
     def _check_fitted(self):
         if not hasattr(self, "pipeline_"): raise ValueError("GainPredictor is not fitted yet: call fit(X, y) first")
@@ -352,6 +379,20 @@ class GainPredictor(RegressorMixin, BaseEstimator):
             raise ValueError(f"{path} is not a bon_lit GainPredictor file")
         return obj["predictor"]
 
+# %% ../nbs/04_predict.ipynb #443bdab5
+def _refit_many(self, X, y, index_sets) -> tuple[np.ndarray, np.ndarray]:
+    "Batched refits of a fitted `GainPredictor` on row-index sets, grouped by set size (see `GainPredictor.refit_many`)."
+    self._check_fitted()
+    A, yv = _as_frame(X)[self.features_].to_numpy(float), np.asarray(y, float)
+    b0, B = np.empty(len(index_sets)), np.empty((len(index_sets), len(self.features_)))
+    by_size = {}
+    for k, ix in enumerate(index_sets): by_size.setdefault(len(ix), []).append(k)
+    for ks in by_size.values():
+        idx = np.asarray([index_sets[k] for k in ks])
+        c0, c = ridge_fit(A[idx], yv[idx][..., None], [self.alpha_]).coef()
+        b0[ks], B[ks] = c0[:, 0, 0], c[:, 0, :, 0]
+    return b0, B
+
 # %% ../nbs/04_predict.ipynb #1256892c
 METRICS = ("spearman", "pearson", "kendall", "mae", "rmse", "r2", "top_k_precision")
 
@@ -362,7 +403,7 @@ def _pearson_rows(a, b):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, (a * b).sum(-1) / np.where(den > 0, den, 1), np.nan)
 
-
+# %% ../nbs/04_predict.ipynb #2923b105
 def _kendall_rows(a, b, chunk: int = 128):
     out = np.empty(a.shape[0])
     for s in range(0, a.shape[0], chunk):
@@ -372,18 +413,18 @@ def _kendall_rows(a, b, chunk: int = 128):
         out[s:s + chunk] = np.where(den > 0, (sa * sb).sum((1, 2)) / np.where(den > 0, den, 1), np.nan)
     return out
 
-
+# %% ../nbs/04_predict.ipynb #062b2043
 def _topk_rows(pred, truth, k):
     top_pred = np.argsort(-pred, axis=-1, kind="stable")[:, :k]
     in_true = np.zeros(truth.shape, bool)
     np.put_along_axis(in_true, np.argsort(-truth, axis=-1, kind="stable")[:, :k], True, axis=-1)
     return np.take_along_axis(in_true, top_pred, axis=-1).mean(-1)
 
-
+# %% ../nbs/04_predict.ipynb #abc473d9
 def _spearman_rows(pred, truth):
     return _pearson_rows(stats.rankdata(pred, axis=-1), stats.rankdata(truth, axis=-1))
 
-
+# %% ../nbs/04_predict.ipynb #9b75e694
 def _metric_rows(pred, truth, top_k: int) -> dict:
     pred, truth = np.atleast_2d(pred).astype(float), np.atleast_2d(truth).astype(float)
     err = pred - truth
@@ -395,7 +436,7 @@ def _metric_rows(pred, truth, top_k: int) -> dict:
             "mae": np.abs(err).mean(-1), "rmse": np.sqrt((err ** 2).mean(-1)), "r2": r2,
             "top_k_precision": _topk_rows(pred, truth, min(top_k, pred.shape[-1]))}
 
-
+# %% ../nbs/04_predict.ipynb #deb60b7d
 def gain_metrics(pred, truth, top_k: int = 5) -> dict:
     "Spearman, Pearson, Kendall tau-b, MAE, RMSE, R^2 and top-k precision of predictions against actual gains."
     return {k: float(v[0]) for k, v in _metric_rows(np.asarray(pred, float), np.asarray(truth, float), top_k).items()}
@@ -441,7 +482,7 @@ def _cv_splits(index: pd.Index, scheme, groups, seed: int):
     splits = [(np.flatnonzero(gv != lv), np.flatnonzero(gv == lv)) for lv in levels]
     return (f"logo:{col}" if col is not None else "logo"), splits, [str(v) for v in levels], pd.Series(gv, index=index, name=col)
 
-
+# %% ../nbs/04_predict.ipynb #74b9d649
 def _strata_codes(strata, index: pd.Index, where: str = "") -> tuple[np.ndarray, list]:
     "Integer code per configuration (in `index` order) and the sorted stratum labels."
     s = strata if isinstance(strata, pd.Series) else pd.Series(np.asarray(strata), index=index)
@@ -453,7 +494,7 @@ def _strata_codes(strata, index: pd.Index, where: str = "") -> tuple[np.ndarray,
     labels = sorted(pd.unique(s.astype(str).to_numpy()))
     return np.searchsorted(labels, s.astype(str).to_numpy()), labels
 
-
+# %% ../nbs/04_predict.ipynb #76352c1f
 def _permutations(n: int, n_perm: int, rng, codes: np.ndarray | None = None) -> np.ndarray:
     "(n_perm, n) index permutations; with `codes`, each permutation only moves rows within their stratum."
     if codes is None: return np.array([rng.permutation(n) for _ in range(n_perm)], int).reshape(n_perm, n)
@@ -463,7 +504,7 @@ def _permutations(n: int, n_perm: int, rng, codes: np.ndarray | None = None) -> 
         P[:, idx] = idx[rng.permuted(np.tile(np.arange(len(idx)), (n_perm, 1)), axis=1)]
     return P
 
-
+# %% ../nbs/04_predict.ipynb #f98694bb
 def _ridge_cv_engine(A, Y, splits, alphas, alpha, inner_cv, random_state):
     """Nested CV of standardise+ridge for all target columns of Y at once: oof (n, P) and alpha per fold for column 0.
     With a list of `random_state`s (inner-CV seeds) returns one (oof, alphas) pair per seed; the outer fits, which do
@@ -475,18 +516,18 @@ def _ridge_cv_engine(A, Y, splits, alphas, alpha, inner_cv, random_state):
     cols = np.arange(Y.shape[1])
     for tr, te in splits:
         if alpha is None:
-            pred = _ridge_predict_many(A[tr], Y[tr], A[te], alphas)          # (n_alphas, n_te, P)
+            pred = ridge_fit(A[tr], Y[tr], alphas).predict(A[te])            # (n_alphas, n_te, P)
             for k, s in enumerate(seeds):
                 best, _ = _select_alpha(A[tr], Y[tr], alphas, inner_cv, s)
                 oofs[k][te] = pred[best, :, cols].T
                 fold_alpha[k].append(alphas[best[0]])
         else:
-            o = _ridge_predict_many(A[tr], Y[tr], A[te], np.array([alpha]))[0]
+            o = ridge_fit(A[tr], Y[tr], [alpha]).predict(A[te])[0]
             for k in range(len(seeds)): oofs[k][te] = o; fold_alpha[k].append(alpha)
     out = [(o, np.array(fa, float)) for o, fa in zip(oofs, fold_alpha)]
     return out if many else out[0]
 
-
+# %% ../nbs/04_predict.ipynb #cd23d509
 def _stratum_mean_oof(Y, splits, codes):
     "Out-of-fold prediction = training mean gain of the held-out configuration's stratum (overall training mean if absent)."
     oof = np.full(Y.shape, np.nan)
@@ -497,7 +538,7 @@ def _stratum_mean_oof(Y, splits, codes):
             oof[t] = Y[same].mean(0) if len(same) else Y[tr].mean(0)
     return oof
 
-
+# %% ../nbs/04_predict.ipynb #781cf4dc
 def _generic_oof(predictor, F, y, splits):
     oof = np.full(len(F), np.nan)
     for tr, te in splits:
@@ -505,7 +546,7 @@ def _generic_oof(predictor, F, y, splits):
         oof[te] = np.asarray(est.predict(F.iloc[te]), float).ravel()
     return oof
 
-
+# %% ../nbs/04_predict.ipynb #27213014
 def _perm_pvalue(t_obs: float, t_null: np.ndarray) -> float:
     "(1 + #{T_m >= T_obs}) / (1 + M); NaN null statistics count as exceedances (conservative)."
     exceed = np.sum(~(t_null < t_obs - 1e-12))
@@ -532,13 +573,13 @@ def _strata_stats(P: np.ndarray, T: np.ndarray, codes: np.ndarray | None, n_stra
         mean_within = np.nanmean(within, axis=0) if np.isfinite(within).any() else np.full(len(P), np.nan)
     return {"pooled": pooled, "within": within, "mean_within": mean_within, "demeaned": _spearman_rows(Pd, Td)}
 
-
+# %% ../nbs/04_predict.ipynb #5ee3fab6
 MIN_FIT_CONFIGS = 12   # below this many fitted configurations per fold, LOO / LOGO rho is flagged as uninformative
 
 
 @dataclass(frozen=True, eq=False)
 class CVResult:
-    "Out-of-fold evaluation of a gain predictor (see `cross_validate`)."
+    "Out-of-fold evaluation of a gain predictor (see `cv_evaluate`)."
     scheme: str
     oof: pd.Series                 # out-of-fold predicted gain per configuration (the median inner seed's run)
     y: pd.Series                   # actual gain
@@ -551,7 +592,7 @@ class CVResult:
     features: tuple
     top_k: int
     n_boot: int
-    conf: float
+    level: float
     groups: pd.Series | None = None
     seeds: pd.DataFrame | None = None      # one row per inner-CV seed: pooled, per-stratum, mean-within, demeaned rho
     strata: pd.Series | None = None        # stratum (e.g. domain) per configuration
@@ -580,15 +621,15 @@ class CVResult:
 
     def tidy(self) -> pd.DataFrame:
         "One row per metric: estimate (median over seeds), bootstrap interval, p-value (Spearman only)."
-        rows = [{"metric": m, "estimate": self.metrics[m], "ci_low": self.ci.loc[m, "ci_low"],
-                 "ci_high": self.ci.loc[m, "ci_high"], "p_value": self.p_value if m == "spearman" else np.nan}
+        rows = [{"metric": m, "estimate": self.metrics[m], "lo": self.ci.loc[m, "lo"],
+                 "hi": self.ci.loc[m, "hi"], "p_value": self.p_value if m == "spearman" else np.nan}
                 for m in METRICS]
         if self.within is not None:
             for s, r in self.within.iterrows():
-                rows.append({"metric": f"spearman_within:{s}", "estimate": r.spearman, "ci_low": np.nan, "ci_high": np.nan,
+                rows.append({"metric": f"spearman_within:{s}", "estimate": r.spearman, "lo": np.nan, "hi": np.nan,
                              "p_value": self.p_within if s == "mean" else np.nan})
-            rows.append({"metric": "spearman_demeaned", "estimate": self.spearman_demeaned, "ci_low": np.nan,
-                         "ci_high": np.nan, "p_value": np.nan})
+            rows.append({"metric": "spearman_demeaned", "estimate": self.spearman_demeaned, "lo": np.nan,
+                         "hi": np.nan, "p_value": np.nan})
         return pd.DataFrame(rows)
 
     def glance(self) -> pd.DataFrame:
@@ -597,56 +638,66 @@ class CVResult:
         lo, hi = self.spearman_range
         return pd.DataFrame([{"scheme": self.scheme, "model": self.model, "n_configs": len(self.y), "n_features": len(self.features),
             "n_folds": len(self.folds), "n_seeds": self.n_seeds, "spearman": m["spearman"], "spearman_seed_min": lo,
-            "spearman_seed_max": hi, "spearman_ci_low": ci.loc["spearman", "ci_low"],
-            "spearman_ci_high": ci.loc["spearman", "ci_high"], "spearman_within_mean": self.spearman_within_mean,
+            "spearman_seed_max": hi, "spearman_lo": ci.loc["spearman", "lo"],
+            "spearman_hi": ci.loc["spearman", "hi"], "spearman_within_mean": self.spearman_within_mean,
             "spearman_demeaned": self.spearman_demeaned, "pearson": m["pearson"], "kendall": m["kendall"],
             "mae": m["mae"], "r2": m["r2"], "top_k": self.top_k, "top_k_precision": m["top_k_precision"],
             "p_value": self.p_value, "p_within": self.p_within, "perm_strata": self.perm_strata, "n_perm": self.n_perm,
-            "perm_method": self.perm_method, "n_boot": self.n_boot, "conf": self.conf,
+            "perm_method": self.perm_method, "n_boot": self.n_boot, "level": self.level,
             "alpha_median": (float(np.nanmedian(self.folds["alpha"])) if self.folds["alpha"].notna().any() else np.nan)}])
 
     def __repr__(self):
-        lo, hi = self.spearman_range
-        lines = [f"CVResult(scheme={self.scheme}, {self.model}, {len(self.y)} configs, {len(self.features)} features, "
-                 f"{len(self.folds)} folds; medians over {self.n_seeds} inner-CV seed(s); {self.conf:.0%} bootstrap CIs "
-                 f"from {self.n_boot} resamples)"]
-        perm = (f" ({self.n_perm} permutations within {self.perm_strata}, {self.perm_method})" if self.perm_strata
-                else f" ({self.n_perm} permutations, {self.perm_method})")
-        for m in METRICS:
-            cl, ch = self.ci.loc[m, "ci_low"], self.ci.loc[m, "ci_high"]
-            name = f"top-{self.top_k} precision" if m == "top_k_precision" else m
-            s = f"  {name:<18} {self.metrics[m]:8.4f}  [{cl:.4f}, {ch:.4f}]"
-            if m == "spearman":
-                if self.n_seeds > 1: s += f"  seeds {lo:.3f}..{hi:.3f}"
-                if self.n_perm: s += f"  p = {self.p_value:.4g}" + perm
-            lines.append(s)
-        if self.within is not None:
-            w = ", ".join(f"{s} {r.spearman:.3f}" for s, r in self.within.iterrows() if s != "mean")
-            lines.append(f"  within {self.strata.name or 'strata'}: {w}; mean {self.spearman_within_mean:.3f}"
-                         + (f" (p = {self.p_within:.4g})" if self.n_perm else "") + f"; demeaned {self.spearman_demeaned:.3f}")
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return _cv_text(self)
 
     def plot(self, ax=None, annotate: bool = False):
         "Out-of-fold predicted vs actual gain (coloured by held-out group for grouped schemes, else by stratum)."
-        import matplotlib.pyplot as plt
-        if ax is None: _, ax = plt.subplots(figsize=(4.2, 4), dpi=80)
-        col = self.groups if self.groups is not None else self.strata
-        if col is not None:
-            for g, idx in col.groupby(col, sort=True).groups.items():
-                ax.scatter(self.y[idx], self.oof[idx], s=22, label=str(g), alpha=0.85)
-            ax.legend(fontsize=7, title=col.name, title_fontsize=7, frameon=False)
-        else:
-            ax.scatter(self.y, self.oof, s=22, alpha=0.85)
-        lo = min(self.y.min(), self.oof.min()); hi = max(self.y.max(), self.oof.max())
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
-        if annotate:
-            for c in self.y.index: ax.annotate(str(c), (self.y[c], self.oof[c]), fontsize=6)
-        ax.set_xlabel("actual gain"); ax.set_ylabel("out-of-fold predicted gain")
-        ax.set_title(f"{self.scheme}: Spearman {self.metrics['spearman']:.2f}", fontsize=9)
-        return ax
+        return _cv_plot(self, ax, annotate)
 
+# %% ../nbs/04_predict.ipynb #7505f1ee
+def _cv_text(self) -> str:
+    "The printed form of a `CVResult`: one line per metric with its interval, then within-stratum rho and notes."
+    lo, hi = self.spearman_range
+    lines = [f"CVResult(scheme={self.scheme}, {self.model}, {len(self.y)} configs, {len(self.features)} features, "
+             f"{len(self.folds)} folds; medians over {self.n_seeds} inner-CV seed(s); {self.level:.0%} bootstrap CIs "
+             f"from {self.n_boot} resamples)"]
+    perm = (f" ({self.n_perm} permutations within {self.perm_strata}, {self.perm_method})" if self.perm_strata
+            else f" ({self.n_perm} permutations, {self.perm_method})")
+    for m in METRICS:
+        cl, ch = self.ci.loc[m, "lo"], self.ci.loc[m, "hi"]
+        name = f"top-{self.top_k} precision" if m == "top_k_precision" else m
+        s = f"  {name:<18} {self.metrics[m]:8.4f}  [{cl:.4f}, {ch:.4f}]"
+        if m == "spearman":
+            if self.n_seeds > 1: s += f"  seeds {lo:.3f}..{hi:.3f}"
+            if self.n_perm: s += f"  p = {self.p_value:.4g}" + perm
+        lines.append(s)
+    if self.within is not None:
+        w = ", ".join(f"{s} {r.spearman:.3f}" for s, r in self.within.iterrows() if s != "mean")
+        lines.append(f"  within {self.strata.name or 'strata'}: {w}; mean {self.spearman_within_mean:.3f}"
+                     + (f" (p = {self.p_within:.4g})" if self.n_perm else "") + f"; demeaned {self.spearman_demeaned:.3f}")
+    lines += [f"  note: {n}" for n in self.notes]
+    return "\n".join(lines)
 
+# %% ../nbs/04_predict.ipynb #37a2edb7
+def _cv_plot(self, ax=None, annotate: bool = False):
+    "Out-of-fold predicted vs actual gain (coloured by held-out group for grouped schemes, else by stratum)."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(4.2, 4), dpi=80)
+    col = self.groups if self.groups is not None else self.strata
+    if col is not None:
+        for g, idx in col.groupby(col, sort=True).groups.items():
+            ax.scatter(self.y[idx], self.oof[idx], s=22, label=str(g), alpha=0.85)
+        ax.legend(fontsize=7, title=col.name, title_fontsize=7, frameon=False)
+    else:
+        ax.scatter(self.y, self.oof, s=22, alpha=0.85)
+    lo = min(self.y.min(), self.oof.min()); hi = max(self.y.max(), self.oof.max())
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+    if annotate:
+        for c in self.y.index: ax.annotate(str(c), (self.y[c], self.oof[c]), fontsize=6)
+    ax.set_xlabel("actual gain"); ax.set_ylabel("out-of-fold predicted gain")
+    ax.set_title(f"{self.scheme}: Spearman {self.metrics['spearman']:.2f}", fontsize=9)
+    return ax
+
+# %% ../nbs/04_predict.ipynb #f06de4be
 def _resolve_strata(strata, groups, index):
     "strata given as labels (Series / array) or as the name of a column of the `groups` DataFrame."
     if strata is None: return None
@@ -657,101 +708,50 @@ def _resolve_strata(strata, groups, index):
     if isinstance(strata, pd.Series): return strata
     return pd.Series(np.asarray(strata), index=index, name="strata")
 
-
-def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int = 1000, n_perm: int = 1000,
-                   top_k: int = 5, seed: int = 0, conf: float = 0.95, perm_method: str = "auto",
-                   n_jobs: int = 1, *, strata=None, n_seeds: int = 10, perm_within: bool = True) -> CVResult:
-    """Out-of-fold evaluation of `predictor` (default `GainPredictor()`; `"stratum_mean"` for the stratum-only baseline):
-    leave-one-configuration-out (`scheme="loo"`), leave-one-group-out (`"logo"` or a column of a `groups` DataFrame) or
-    k-fold (`scheme=k`). Every metric is the median over `n_seeds` inner-CV seeds. With `strata` (labels, or a column
-    name of `groups`, e.g. `"domain"`) Spearman is also reported within each stratum and permutations stay within
-    strata (`perm_within=False`: global). Results depend only on the configurations' content, not on their names or order."""
-    special = isinstance(predictor, str)
-    if special and predictor != "stratum_mean": raise ValueError(f"unknown predictor {predictor!r}; use 'stratum_mean' or an estimator")
-    predictor = GainPredictor() if predictor is None else predictor
-    fast = type(predictor) is GainPredictor
-    feats = getattr(predictor, "features", None) if not special else None
-    F = check_features(X, feats, allow_constant=special, where="cross_validate")
-    yy = check_target(y, F.index, where="cross_validate")
-    n = len(F)
-    if perm_method not in ("auto", "refit", "pairing"): raise ValueError("perm_method must be 'auto', 'refit' or 'pairing'")
-    if not 0 < conf < 1: raise ValueError("conf must be in (0, 1)")
-    if top_k < 1: raise ValueError("top_k must be >= 1")
-    if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1: raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
-    st = _resolve_strata(strata, groups, F.index)
-    if groups is not None and not isinstance(groups, (pd.Series, pd.DataFrame)):
-        groups = pd.Series(np.asarray(groups), index=F.index)
-    orig = F.index
-    order = canonical_order(F.to_numpy(), yy.to_numpy())       # content order: invariant to names and row order
-    F, yy = F.iloc[order], yy.iloc[order]
-    codes, labels = (None, [])
-    if st is not None:
-        codes, labels = _strata_codes(st, F.index, "cross_validate: ")
-        st = pd.Series(np.asarray(labels, dtype=object)[codes], index=F.index, name=st.name or "strata")
-    if special and codes is None: raise ValueError("predictor='stratum_mean' needs strata")
-    label, splits, names, gser = _cv_splits(F.index, scheme, groups, seed)
-    min_train = min(len(tr) for tr, _ in splits)
-    if fast and predictor.alpha is None:
-        _check_inner(min_train, predictor.inner_cv, f"cross_validate ({label}); smallest outer training set")
-    elif min_train < 2:
-        raise ValueError(f"cross_validate ({label}): an outer training set has {min_train} configuration(s)")
-    rng = np.random.default_rng(seed)
-    pcodes = codes if perm_within else None
-    perms = _permutations(n, n_perm, rng, pcodes)
-    yv = yy.to_numpy()
-    method = perm_method if perm_method != "auto" else ("refit" if (fast or special) else "pairing")
-    Y = np.column_stack([yv] + [yv[p] for p in perms]) if (method == "refit" and n_perm) else yv[:, None]
-    rs0 = getattr(predictor, "random_state", None) if not special else None
-    rs0 = 0 if rs0 is None else int(rs0)
-    seeds = [rs0 + r for r in range(n_seeds)]
-    runs = []                                  # per seed: (oof matrix (n, P), fold alphas)
-    if special:
-        runs = [(_stratum_mean_oof(Y, splits, codes), np.full(len(splits), np.nan))] * n_seeds
-    elif fast:
+# %% ../nbs/04_predict.ipynb #104c12f2
+def _cv_runs(predictor, F: pd.DataFrame, yy: pd.Series, Y: np.ndarray, splits, seeds: list, codes, perms, method: str,
+             n_jobs: int = 1) -> list:
+    """The out-of-fold predictions of `cv_evaluate`, one (oof matrix (n, 1 + permutations refitted), fold alphas) per
+    inner-CV seed: the stratum mean, the vectorised ridge engine (`GainPredictor`) or refits of any estimator."""
+    n_seeds, n_perm, yv = len(seeds), len(perms), yy.to_numpy()
+    if isinstance(predictor, str):
+        return [(_stratum_mean_oof(Y, splits, codes), np.full(len(splits), np.nan))] * n_seeds
+    if type(predictor) is GainPredictor:
         alphas = _check_alphas(predictor.alphas)
         alpha = None if predictor.alpha is None else float(_check_alphas(predictor.alpha)[0])
         runs = _ridge_cv_engine(F.to_numpy(), Y, splits, alphas, alpha, predictor.inner_cv, seeds[:1] if alpha is not None else seeds)
-        if alpha is not None: runs = runs * n_seeds            # a fixed alpha has no inner CV: every seed is the same run
-    else:
-        has_rs = "random_state" in predictor.get_params()
-        for s in seeds:
-            est = clone(predictor).set_params(random_state=s) if has_rs else predictor
-            oof_s = _generic_oof(est, F, yy, splits)
-            if n_perm and method == "refit":
-                res = Parallel(n_jobs=n_jobs)(delayed(_generic_oof)(est, F, pd.Series(yv[p], index=F.index), splits) for p in perms)
-                M = np.column_stack([oof_s] + list(res))
-            else: M = oof_s[:, None]
-            runs.append((M, np.full(len(splits), np.nan)))
-            if not has_rs: runs = runs * n_seeds; break
-    S = len(labels)
-    st_obs = [_strata_stats(R[:, :1].T, yv[None, :], codes, S) for R, _ in runs]       # observed, per seed
-    pooled = np.array([d["pooled"][0] for d in st_obs])
-    med = float(np.median(pooled))
-    r_star = int(np.argmin(np.abs(pooled - med)))           # the seed closest to the median (first if tied)
-    oof = runs[r_star][0][:, 0]
-    if n_perm:
-        if method == "refit":
-            nulls = [_strata_stats(R[:, 1:].T, Y[:, 1:].T, codes, S) for R, _ in runs]
-        else:                                                # permute the pairing of fixed predictions
-            nulls = [_strata_stats(np.broadcast_to(R[:, 0], (n_perm, n)), yv[perms], codes, S) for R, _ in runs]
-        null = np.median([d["pooled"] for d in nulls], axis=0)
-        null_w = np.median([d["mean_within"] for d in nulls], axis=0) if codes is not None else np.array([])
-    else:
-        null, null_w = np.array([]), np.array([])
-    per_seed = [_metric_rows(R[:, 0], yv, top_k) for R, _ in runs]
-    metrics = {k: float(np.median([ps[k][0] for ps in per_seed])) for k in METRICS}
-    metrics["spearman"] = med
-    if n_boot:
-        idx = rng.integers(0, n, size=(n_boot, n))
-        boots = [_metric_rows(R[:, 0][idx], yv[idx], top_k) for R, _ in (runs[:1] if len({id(r) for r in runs}) == 1 else runs)]
-        q = [100 * (1 - conf) / 2, 100 * (1 + conf) / 2]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            boot = {m: np.median([b[m] for b in boots], axis=0) for m in METRICS}
-            ci = pd.DataFrame({m: np.nanpercentile(boot[m], q) for m in METRICS}, index=["ci_low", "ci_high"]).T
-    else:
-        ci = pd.DataFrame(np.nan, index=list(METRICS), columns=["ci_low", "ci_high"])
-    p = _perm_pvalue(med, null) if n_perm else np.nan
+        return runs * n_seeds if alpha is not None else runs    # a fixed alpha has no inner CV: every seed is the same run
+    runs = []
+    has_rs = "random_state" in predictor.get_params()
+    for s in seeds:
+        est = clone(predictor).set_params(random_state=s) if has_rs else predictor
+        oof_s = _generic_oof(est, F, yy, splits)
+        if n_perm and method == "refit":
+            res = Parallel(n_jobs=n_jobs)(delayed(_generic_oof)(est, F, pd.Series(yv[p], index=F.index), splits) for p in perms)
+            M = np.column_stack([oof_s] + list(res))
+        else: M = oof_s[:, None]
+        runs.append((M, np.full(len(splits), np.nan)))
+        if not has_rs: return runs * n_seeds
+    return runs
+
+# %% ../nbs/04_predict.ipynb #878d8de6
+def _cv_intervals(runs: list, yv: np.ndarray, n_boot: int, level: float, top_k: int, rng) -> pd.DataFrame:
+    """Percentile bootstrap interval (columns `lo`, `hi`) of every metric: the (prediction, actual) pairs resampled
+    `n_boot` times, each metric the median over inner-CV seeds; NaN when `n_boot` is 0."""
+    if not n_boot: return pd.DataFrame(np.nan, index=list(METRICS), columns=["lo", "hi"])
+    n = len(yv)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boots = [_metric_rows(R[:, 0][idx], yv[idx], top_k) for R, _ in (runs[:1] if len({id(r) for r in runs}) == 1 else runs)]
+    q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        boot = {m: np.median([b[m] for b in boots], axis=0) for m in METRICS}
+        return pd.DataFrame({m: np.nanpercentile(boot[m], q) for m in METRICS}, index=["lo", "hi"]).T
+
+# %% ../nbs/04_predict.ipynb #502d278d
+def _cv_within(seeds: list, st_obs: list, codes, labels: list, null_w: np.ndarray) -> tuple:
+    """(one row per inner-CV seed: pooled, per-stratum, mean-within and demeaned Spearman; per stratum and "mean" the
+    median over seeds with min and max, or None without strata; the permutation p-value of the mean within-stratum rho)."""
     seed_rows = []
     for s, d in zip(seeds, st_obs):
         r = {"seed": s, "spearman": float(d["pooled"][0])}
@@ -760,18 +760,23 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
             r.update(spearman_within_mean=float(d["mean_within"][0]), spearman_demeaned=float(d["demeaned"][0]))
         seed_rows.append(r)
     seeds_df = pd.DataFrame(seed_rows)
-    within, p_w = None, np.nan
-    if codes is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            wr = [{"stratum": lab, "n_configs": int((codes == j).sum()), "spearman": seeds_df[f"spearman_within:{lab}"].median(),
-                   "seed_min": seeds_df[f"spearman_within:{lab}"].min(), "seed_max": seeds_df[f"spearman_within:{lab}"].max()}
-                  for j, lab in enumerate(labels)]
-            mw = seeds_df["spearman_within_mean"]
-            wr.append({"stratum": "mean", "n_configs": n, "spearman": mw.median(), "seed_min": mw.min(), "seed_max": mw.max()})
-        within = pd.DataFrame(wr).set_index("stratum")
-        if n_perm and np.isfinite(within.loc["mean", "spearman"]): p_w = _perm_pvalue(float(within.loc["mean", "spearman"]), null_w)
-    top_alpha = float(np.max(_check_alphas(predictor.alphas))) if fast and predictor.alpha is None else np.nan
+    if codes is None: return seeds_df, None, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        wr = [{"stratum": lab, "n_configs": int((codes == j).sum()), "spearman": seeds_df[f"spearman_within:{lab}"].median(),
+               "seed_min": seeds_df[f"spearman_within:{lab}"].min(), "seed_max": seeds_df[f"spearman_within:{lab}"].max()}
+              for j, lab in enumerate(labels)]
+        mw = seeds_df["spearman_within_mean"]
+        wr.append({"stratum": "mean", "n_configs": len(codes), "spearman": mw.median(), "seed_min": mw.min(), "seed_max": mw.max()})
+    within = pd.DataFrame(wr).set_index("stratum")
+    p_w = (_perm_pvalue(float(within.loc["mean", "spearman"]), null_w)
+           if len(null_w) and np.isfinite(within.loc["mean", "spearman"]) else np.nan)
+    return seeds_df, within, p_w
+
+# %% ../nbs/04_predict.ipynb #eae78899
+def _cv_folds(names: list, splits: list, runs: list, yv: np.ndarray, top_alpha: float, loo_order=None) -> pd.DataFrame:
+    """One row per outer fold, medians over inner-CV seeds: sizes, chosen alpha and the share of seeds at the top of the
+    grid, Spearman (folds of >= 3 configurations) and MAE. `loo_order`: LOO folds listed in the caller's order."""
     fold_rows = []
     for f, (name, (tr, te)) in enumerate(zip(names, splits)):
         rhos, maes, als = [], [], []
@@ -786,8 +791,11 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
                  "spearman": float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else np.nan, "mae": float(np.median(maes))}
         fold_rows.append(r)
     folds = pd.DataFrame(fold_rows)
-    if label == "loo":                                        # LOO folds listed in the caller's order
-        folds = folds.set_index("fold").loc[list(orig)].reset_index()
+    return folds if loo_order is None else folds.set_index("fold").loc[list(loo_order)].reset_index()
+
+# %% ../nbs/04_predict.ipynb #ca176503
+def _cv_notes(folds: pd.DataFrame, top_alpha: float, min_train: int, special: bool) -> list:
+    "Warnings a reader of the cross-validation needs: alpha at the top of the grid, too few fitted configurations."
     notes = []
     if np.isfinite(top_alpha):
         shr = folds["alpha_at_top"]
@@ -798,11 +806,105 @@ def cross_validate(X, y, groups=None, scheme="loo", predictor=None, n_boot: int 
     if min_train < MIN_FIT_CONFIGS and not special:
         notes.append(f"outer training sets hold as few as {min_train} configurations (< {MIN_FIT_CONFIGS}): "
                      "out-of-fold Spearman from so few fitted configurations is close to uninformative")
+    return notes
+
+# %% ../nbs/04_predict.ipynb #3b791805
+def _check_cv_args(perm_method: str, level: float, top_k: int, n_seeds: int):
+    if perm_method not in ("auto", "refit", "pairing"): raise ValueError("perm_method must be 'auto', 'refit' or 'pairing'")
+    if not 0 < level < 1: raise ValueError("level must be in (0, 1)")
+    if top_k < 1: raise ValueError("top_k must be >= 1")
+    if not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1: raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+
+# %% ../nbs/04_predict.ipynb #e369bac1
+def _cv_null(runs: list, Y: np.ndarray, yv: np.ndarray, perms: np.ndarray, codes, S: int, method: str) -> tuple:
+    """Null distributions (medians over inner-CV seeds) of the pooled and of the mean within-stratum Spearman: from the
+    refitted permuted targets (`method="refit"`, columns 1: of each run) or by permuting the pairing of fixed predictions."""
+    n_perm, n = len(perms), len(yv)
+    if not n_perm: return np.array([]), np.array([])
+    if method == "refit":
+        nulls = [_strata_stats(R[:, 1:].T, Y[:, 1:].T, codes, S) for R, _ in runs]
+    else:                                                # permute the pairing of fixed predictions
+        nulls = [_strata_stats(np.broadcast_to(R[:, 0], (n_perm, n)), yv[perms], codes, S) for R, _ in runs]
+    null = np.median([d["pooled"] for d in nulls], axis=0)
+    return null, (np.median([d["mean_within"] for d in nulls], axis=0) if codes is not None else np.array([]))
+
+# %% ../nbs/04_predict.ipynb #8ae4da97
+def cv_evaluate(X,                            # features, one row per configuration (index: config id)
+                y,                            # gain per configuration (Series aligned to X, or array)
+                groups=None,                  # group labels (Series), or a table of them (DataFrame: family, method, ...)
+                scheme="loo",                 # "loo", "logo", a column of `groups`, or k (shuffled k-fold)
+                predictor=None,               # an estimator (default `GainPredictor()`), or "stratum_mean"
+                n_boot: int = 1000,           # bootstrap resamples of the metric intervals (0: none)
+                n_perm: int = 1000,           # permutations for the Spearman p-values (0: none)
+                top_k: int = 5,               # k of the top-k precision
+                seed: int = 0,                # seed of the folds, permutations and resamples
+                level: float = 0.95,          # level of the bootstrap intervals
+                perm_method: str = "auto",    # "refit" (whole nested CV per permutation), "pairing" or "auto"
+                n_jobs: int = 1,              # workers for permutation refits of a generic estimator
+                *, strata=None,               # stratum per configuration, or a column name of `groups` (e.g. "domain")
+                n_seeds: int = 10,            # inner-CV seeds: every metric is the median over them
+                perm_within: bool = True,     # permutations stay within strata (False: global)
+               ) -> CVResult:
+    """Out-of-fold evaluation of a gain predictor: leave-one-configuration-out, leave-one-group-out or k-fold, with
+    bootstrap intervals, permutation p-values and, with `strata`, Spearman within each stratum. Results depend only on
+    the configurations' content, not on their names or order."""
+    special = isinstance(predictor, str)
+    if special and predictor != "stratum_mean": raise ValueError(f"unknown predictor {predictor!r}; use 'stratum_mean' or an estimator")
+    predictor = GainPredictor() if predictor is None else predictor
+    fast = type(predictor) is GainPredictor
+    feats = getattr(predictor, "features", None) if not special else None
+    F = check_features(X, feats, allow_constant=special, where="cv_evaluate")
+    yy = check_target(y, F.index, where="cv_evaluate")
+    n = len(F)
+    _check_cv_args(perm_method, level, top_k, n_seeds)
+    st = _resolve_strata(strata, groups, F.index)
+    if groups is not None and not isinstance(groups, (pd.Series, pd.DataFrame)):
+        groups = pd.Series(np.asarray(groups), index=F.index)
+    orig = F.index
+    order = canonical_order(F.to_numpy(), yy.to_numpy())       # content order: invariant to names and row order
+    F, yy = F.iloc[order], yy.iloc[order]
+    codes, labels = (None, [])
+    if st is not None:
+        codes, labels = _strata_codes(st, F.index, "cv_evaluate: ")
+        st = pd.Series(np.asarray(labels, dtype=object)[codes], index=F.index, name=st.name or "strata")
+    if special and codes is None: raise ValueError("predictor='stratum_mean' needs strata")
+    label, splits, names, gser = _cv_splits(F.index, scheme, groups, seed)
+    min_train = min(len(tr) for tr, _ in splits)
+    if fast and predictor.alpha is None:
+        _check_inner(min_train, predictor.inner_cv, f"cv_evaluate ({label}); smallest outer training set")
+    elif min_train < 2:
+        raise ValueError(f"cv_evaluate ({label}): an outer training set has {min_train} configuration(s)")
+    rng = np.random.default_rng(seed)
+    pcodes = codes if perm_within else None
+    perms = _permutations(n, n_perm, rng, pcodes)
+    yv = yy.to_numpy()
+    method = perm_method if perm_method != "auto" else ("refit" if (fast or special) else "pairing")
+    Y = np.column_stack([yv] + [yv[p] for p in perms]) if (method == "refit" and n_perm) else yv[:, None]
+    rs0 = getattr(predictor, "random_state", None) if not special else None
+    rs0 = 0 if rs0 is None else int(rs0)
+    seeds = [rs0 + r for r in range(n_seeds)]
+    runs = _cv_runs(predictor, F, yy, Y, splits, seeds, codes, perms, method, n_jobs)   # per seed: (oof (n, P), fold alphas)
+    S = len(labels)
+    st_obs = [_strata_stats(R[:, :1].T, yv[None, :], codes, S) for R, _ in runs]       # observed, per seed
+    pooled = np.array([d["pooled"][0] for d in st_obs])
+    med = float(np.median(pooled))
+    r_star = int(np.argmin(np.abs(pooled - med)))           # the seed closest to the median (first if tied)
+    oof = runs[r_star][0][:, 0]
+    null, null_w = _cv_null(runs, Y, yv, perms, codes, S, method)
+    per_seed = [_metric_rows(R[:, 0], yv, top_k) for R, _ in runs]
+    metrics = {k: float(np.median([ps[k][0] for ps in per_seed])) for k in METRICS}
+    metrics["spearman"] = med
+    ci = _cv_intervals(runs, yv, n_boot, level, top_k, rng)
+    p = _perm_pvalue(med, null) if n_perm else np.nan
+    seeds_df, within, p_w = _cv_within(seeds, st_obs, codes, labels, null_w)
+    top_alpha = float(np.max(_check_alphas(predictor.alphas))) if fast and predictor.alpha is None else np.nan
+    folds = _cv_folds(names, splits, runs, yv, top_alpha, orig if label == "loo" else None)
+    notes = _cv_notes(folds, top_alpha, min_train, special)
     gser = gser.reindex(orig) if gser is not None else None
     return CVResult(scheme=label, oof=pd.Series(oof, index=F.index, name="oof_pred").reindex(orig), y=yy.reindex(orig),
                     metrics=metrics, ci=ci, p_value=p, null_spearman=np.asarray(null, float),
                     perm_method=method if n_perm else "none", folds=folds, features=tuple(F.columns) if not special else (),
-                    top_k=min(top_k, n), n_boot=n_boot, conf=conf, groups=gser, seeds=seeds_df,
+                    top_k=min(top_k, n), n_boot=n_boot, level=level, groups=gser, seeds=seeds_df,
                     strata=st.reindex(orig) if st is not None else None, within=within, p_within=p_w,
                     null_within=np.asarray(null_w, float),
                     perm_strata=(st.name if (st is not None and perm_within) else None), notes=tuple(notes),
@@ -846,10 +948,10 @@ class Reliability:
         return (f"Reliability of the measured gain ({self.n_splits} random prompt halves, {self.n_boot} bootstrap resamples)\n"
                 + body + "".join(f"\n  warning: {w}" for w in self.warnings))
 
-
+# %% ../nbs/04_predict.ipynb #6f1ae9ab
 def _spearman_brown(r, k=2.0): return k * r / (1 + (k - 1) * r)
 
-
+# %% ../nbs/04_predict.ipynb #a8a6cdca
 def split_half_reliability(prompt_gains: pd.DataFrame, strata=None, n_splits: int = 1000, n_boot: int = 1000,
                            seed: int = 0, value: str = "gain", target: float = 0.9) -> Reliability:
     """Bootstrap SE of each configuration's mean gain, split-half reliability (Spearman-Brown) of the gains across
@@ -947,10 +1049,10 @@ class FeatureGroups:
                 + "".join(f"  dropped {f}: {w}\n" for f, w in self.duplicates.items())
                 + "".join(f"  group {g}: {list(m)}\n" for g, m in multi.items())).rstrip()
 
-
+# %% ../nbs/04_predict.ipynb #696e9f4e
 def _group_name(members) -> str: return " / ".join(members)
 
-
+# %% ../nbs/04_predict.ipynb #9ef1dd24
 def feature_groups(X, threshold: float = 0.9, max_terms: int = 2, tol: float = 1e-9,
                    features: Sequence[str] | None = None) -> FeatureGroups:
     """Drop features that are exact affine functions of at most `max_terms` earlier kept features (say which), then
@@ -997,18 +1099,20 @@ def _standardize(A):
     Z[:, is_constant(A)] = 0.0
     return Z
 
-
+# %% ../nbs/04_predict.ipynb #dcf395bc
 def _resample_gram(A: np.ndarray, y: np.ndarray, W: np.ndarray):
     """Standardised Gram matrices and scores of weighted resamples. A (n, p), y (n,), W (b, n) row multiplicities.
     Returns G (b, p, p), c (b, p) on the scale y / sd(y), and that sd."""
-    sd0 = A.std(0); sd0[sd0 == 0] = 1.0
-    A = (A - A.mean(0)) / sd0                       # affine pre-conditioning: does not change standardised results
+    mu0, sd0 = _standardizer(A)
+    A = (A - mu0) / sd0                             # affine pre-conditioning: does not change standardised results
     ysd = float(y.std()) or 1.0
     yv = (y - y.mean()) / ysd
     w = W / W.sum(1, keepdims=True)
     mu, ybar = w @ A, w @ yv
     cov = np.einsum("bn,ni,nj->bij", w, A, A, optimize=True) - mu[:, :, None] * mu[:, None, :]
     var = np.einsum("bii->bi", cov).copy()
+    # a variance from moments (E[x^2] - mean^2) carries cancellation error ~ eps * mean^2, which `is_constant`'s
+    # data rule cannot see: a column the resample made constant is caught by this relative threshold instead
     const = var <= 1e-10
     sd = np.sqrt(np.where(const, 1.0, var))
     G = cov / (sd[:, :, None] * sd[:, None, :])
@@ -1016,7 +1120,7 @@ def _resample_gram(A: np.ndarray, y: np.ndarray, W: np.ndarray):
     G[const] = 0.0; G.transpose(0, 2, 1)[const] = 0.0; c[const] = 0.0
     return G, c, ysd
 
-
+# %% ../nbs/04_predict.ipynb #e4c7326c
 SCALAR_TAIL_ROWS = 16  # _lasso_cd: at most this many unconverged rows left -> finish them in plain Python floats
 
 
@@ -1049,7 +1153,7 @@ def _lasso_cd_tail(G, c, diag, safe, w, Gw, alpha: float, sweeps: int, tol: floa
         w[b] = wb
     return ok
 
-
+# %% ../nbs/04_predict.ipynb #f6e190bb
 def _lasso_cd(G: np.ndarray, c: np.ndarray, alpha: float, w0: np.ndarray | None = None,
               max_iter: int = 10000, tol: float = 1e-14):
     """Cyclic coordinate descent for min_b 1/2 b'Gb - c'b + alpha |b|_1, vectorised over the first axis.
@@ -1089,13 +1193,13 @@ def _lasso_cd(G: np.ndarray, c: np.ndarray, alpha: float, w0: np.ndarray | None 
     out[act] = w
     return out, len(act)
 
-
+# %% ../nbs/04_predict.ipynb #35822fb4
 def _lasso_boot_chunk(A, y, W, alpha):
     G, c, ysd = _resample_gram(A, y, W)
     w, n_fail = _lasso_cd(G, c, alpha / ysd)
     return w * ysd, n_fail
 
-
+# %% ../nbs/04_predict.ipynb #b10c3160
 def lasso_alpha(X, y, rule: str = "1se", cv: int = 5, seed: int = 0, c: float = 1.1, gamma: float = 0.1,
                 bootstrap: bool = True) -> tuple[float, dict]:
     """Lasso penalty for standardised features: BCCH-style plug-in (`rule='plugin'`, inflated by sqrt(2) when
@@ -1137,7 +1241,7 @@ def lasso_alpha(X, y, rule: str = "1se", cv: int = 5, seed: int = 0, c: float = 
     info.update(sigma_hat=sig, c=c, gamma=gamma, bootstrap_inflation=bootstrap, iterations=it + 1)
     return float(k * sig), info
 
-
+# %% ../nbs/04_predict.ipynb #57a44b4b
 PARALLEL_MIN_WORK = 1e8   # B * n * p**2 below which bootstrap_lasso runs in-process: starting workers costs more
 
 
@@ -1209,7 +1313,7 @@ class LassoStability:
         ax.tick_params(axis="y", labelsize=7)
         return ax
 
-
+# %% ../nbs/04_predict.ipynb #b6b6702b
 def _selection_setup(X, y, features, groups, where):
     "Validated, content-ordered (F, y), with exact duplicates dropped and groups of near-copies (`groups`: 'auto', None or FeatureGroups)."
     F = check_features(X, features, where=where); yy = check_target(y, F.index, where=where)
@@ -1220,13 +1324,21 @@ def _selection_setup(X, y, features, groups, where):
     if not isinstance(fg, FeatureGroups): raise ValueError("groups must be 'auto', None or a FeatureGroups")
     return F[list(fg.kept)], yy, dict(fg.groups), dict(fg.duplicates)
 
-
-def bootstrap_lasso(X, y, B: int = 1000, threshold: float = 0.9, alpha: float | None = None, alpha_rule: str = "1se",
-                    n_jobs: int = 2, seed: int = 0, features: Sequence[str] | None = None, groups="auto") -> LassoStability:
-    """Selection frequency of each feature (and of each group of near-copies) over `B` bootstrap resamples of
-    configurations (Lasso on standardised features, penalty by the LassoCV 1-SE rule unless `alpha_rule` / `alpha`).
-    Exact linear duplicates are dropped first and reported (`groups="auto"`, see `feature_groups`; `None` keeps all).
-    Resamples run in `n_jobs` joblib workers when the work (B * n * p**2) exceeds `PARALLEL_MIN_WORK`, else in-process."""
+# %% ../nbs/04_predict.ipynb #dd1f21bf
+def bootstrap_lasso(X,                                     # features, one row per configuration
+                    y,                                     # gain per configuration
+                    B: int = 1000,                         # bootstrap resamples of the configurations
+                    threshold: float = 0.9,                # selection frequency that puts a feature (group) in the strict core
+                    alpha: float | None = None,            # a fixed Lasso penalty (None: `alpha_rule`)
+                    alpha_rule: str = "1se",               # penalty rule of `lasso_alpha` ("1se", "min" or "plugin")
+                    n_jobs: int = 2,                       # joblib workers (used only above `PARALLEL_MIN_WORK`)
+                    seed: int = 0,                         # seed of the resamples
+                    features: Sequence[str] | None = None, # feature columns (default: every numeric column)
+                    groups="auto",                         # "auto": drop exact duplicates, count per group of near-copies; None: keep all
+                   ) -> LassoStability:
+    """Selection frequency of each feature (and of each group of near-copies) over `B` bootstrap resamples of the
+    configurations: a Lasso on standardised features, in batched coordinate descent; in joblib workers when the work
+    (B * n * p**2) exceeds `PARALLEL_MIN_WORK`, else in-process."""
     F, yy, grp, dup = _selection_setup(X, y, features, groups, "bootstrap_lasso")
     if not 0 < threshold <= 1: raise ValueError("threshold must be in (0, 1]")
     if B < 1: raise ValueError("B must be >= 1")
@@ -1263,7 +1375,7 @@ def _stability_path(A, y, W, lambdas, q=None, members=None):
         if q is not None and union.sum(1).mean() > q: return sel[:, :k + 1]
     return sel
 
-
+# %% ../nbs/04_predict.ipynb #84a9bce5
 @dataclass(frozen=True, eq=False)
 class StabilitySelection:
     "Complementary-pairs stability selection (see `stability_selection`)."
@@ -1335,27 +1447,41 @@ class StabilitySelection:
 
     def plot(self, ax=None, highlight: Sequence[str] | None = None):
         "Stability paths: selection probability against lambda, threshold dashed."
-        import matplotlib.pyplot as plt
-        if ax is None: _, ax = plt.subplots(figsize=(4.8, 3.4), dpi=80)
-        hl = set(self.selected if highlight is None else highlight)
-        for c in self.path.columns:
-            ax.plot(self.path.index, self.path[c], lw=1.6 if c in hl else 0.7, color=None if c in hl else "grey",
-                    label=c if c in hl else None)
-        ax.axhline(self.threshold, color="k", ls="--", lw=1)
-        ax.set_xscale("log"); ax.invert_xaxis(); ax.set_ylim(0, 1.02)
-        ax.set_xlabel("lambda"); ax.set_ylabel("selection probability")
-        ax.set_title(f"CPSS, B={self.B}: E[V] <= {self.ev_bound:.2g}", fontsize=9)
-        if hl: ax.legend(fontsize=7, frameon=False)
-        return ax
+        return _stability_plot(self, ax, highlight)
 
+# %% ../nbs/04_predict.ipynb #b374e2d5
+def _stability_plot(self, ax=None, highlight: Sequence[str] | None = None):
+    "Stability paths: selection probability against lambda, threshold dashed."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(4.8, 3.4), dpi=80)
+    hl = set(self.selected if highlight is None else highlight)
+    for c in self.path.columns:
+        ax.plot(self.path.index, self.path[c], lw=1.6 if c in hl else 0.7, color=None if c in hl else "grey",
+                label=c if c in hl else None)
+    ax.axhline(self.threshold, color="k", ls="--", lw=1)
+    ax.set_xscale("log"); ax.invert_xaxis(); ax.set_ylim(0, 1.02)
+    ax.set_xlabel("lambda"); ax.set_ylabel("selection probability")
+    ax.set_title(f"CPSS, B={self.B}: E[V] <= {self.ev_bound:.2g}", fontsize=9)
+    if hl: ax.legend(fontsize=7, frameon=False)
+    return ax
 
-def stability_selection(X, y, B: int = 50, threshold: float = 0.75, n_lambdas: int = 30, lambda_min_ratio: float = 0.05,
-                        q: float | None = None, seed: int = 0, features: Sequence[str] | None = None,
-                        groups=None, pfer: float | None = None, lambdas: Sequence[float] | None = None) -> StabilitySelection:
-    """Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound.
-    With `groups="auto"` exact duplicates are dropped and selection is counted per group of near-copies (the bound is
-    then over groups). `pfer`: choose q = sqrt(pfer (2 threshold - 1) p) so that the bound equals `pfer`. `lambdas`:
-    a fixed grid (e.g. the single 1-SE penalty of `lasso_alpha`) instead of the default path."""
+# %% ../nbs/04_predict.ipynb #13dfdf16
+def stability_selection(X,                                      # features, one row per configuration
+                        y,                                      # gain per configuration
+                        B: int = 50,                            # complementary pairs of half-samples
+                        threshold: float = 0.75,                # selection probability of the stable set (pi_thr)
+                        n_lambdas: int = 30,                    # penalties on the default path
+                        lambda_min_ratio: float = 0.05,         # smallest penalty of the path, relative to the largest
+                        q: float | None = None,                 # average number of features selected per half-sample (None: from `pfer`, else the whole path)
+                        seed: int = 0,                          # seed of the half-samples
+                        features: Sequence[str] | None = None,  # feature columns (default: every numeric column)
+                        groups=None,                            # "auto": drop exact duplicates and count selection per group of near-copies
+                        pfer: float | None = None,              # target bound on the expected false selections: sets q
+                        lambdas: Sequence[float] | None = None, # a fixed penalty grid (e.g. the 1-SE penalty of `lasso_alpha`) instead of the path
+                       ) -> StabilitySelection:
+    """Complementary-pairs stability selection with the Lasso, and the Meinshausen-Buhlmann / Shah-Samworth bound on the
+    expected number of false selections (over groups when `groups="auto"`; with `pfer`, q = sqrt(pfer (2 threshold - 1) p)
+    so that the bound equals `pfer`)."""
     F, yy, grp, dup = _selection_setup(X, y, features, groups, "stability_selection")
     if not 0.5 < threshold <= 1: raise ValueError("threshold must be in (0.5, 1] for the error bound")
     A, yv = F.to_numpy(), yy.to_numpy()
@@ -1404,6 +1530,7 @@ class BestSubset:
         return pd.DataFrame([{"k": len(self.selected), "gamma": self.gamma, "n": self.n, "p_searched": int(self.path.p.iloc[0])}])
     def __repr__(self): return f"BestSubset(k={len(self.selected)}, selected={list(self.selected)}, EBIC gamma={self.gamma})"
 
+# %% ../nbs/04_predict.ipynb #7438fecb
 def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestSubset:
     """Exhaustive best-subset regression on standardised `X` (with intercept) for every size 0..`k_max`, the size chosen
     by the extended BIC `n log(RSS/n) + k log n + 2 gamma log C(p, k)` (Chen & Chen 2008)."""
@@ -1414,7 +1541,7 @@ def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestS
     n, p = A.shape
     if len(yv) != n: raise ValueError(f"best_subset: X has {n} rows, y has {len(yv)}")
     sd = A.std(0)
-    if (sd == 0).any(): raise ValueError(f"best_subset: constant feature(s) {list(F.columns[sd == 0])}")
+    # check_features has already refused constant columns (`is_constant`), so sd > 0
     Z = (A - A.mean(0)) / sd; yc = yv - yv.mean()
     G, c, yy = Z.T @ Z, Z.T @ yc, float(yc @ yc)
     rows = [{"k": 0, "features": (), "rss": yy}]
@@ -1464,7 +1591,7 @@ def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: 
                    intercept=0.1, groups=groups, relevant=tuple(relevant), noise_sd=float(noise_sd),
                    signal=pd.Series(signal, index=ids, name="signal"))
 
-
+# %% ../nbs/04_predict.ipynb #c74e94d2
 SELECTION_RULES = ("bootstrap-Lasso, plug-in", "bootstrap-Lasso, 1-SE", "CPSS, Lasso path, E[V] <= 1", "CPSS, 1-SE penalty",
                    "best subset, EBIC")
 
@@ -1501,7 +1628,6 @@ def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs
                      "all_true": truth <= sel, **extra})
     return pd.DataFrame(rows)
 
-
 # %% ../nbs/04_predict.ipynb #fa42fc1d
 class CoreRidge(RegressorMixin, BaseEstimator):
     "Estimator that selects the bootstrap-Lasso strict core on its training rows, then fits `GainPredictor` on it."
@@ -1521,7 +1647,7 @@ class CoreRidge(RegressorMixin, BaseEstimator):
 
     def predict(self, X): return self.predictor_.predict(X)
 
-
+# %% ../nbs/04_predict.ipynb #31528e4a
 BASELINE_FEATURES = {"pass@1": "pass@1", "coverage_gap": "coverage_gap", "token_entropy": "token_entropy_mean"}
 
 
@@ -1541,23 +1667,37 @@ class BaselineTable:
                               "scheme": t["scheme"].iloc[0], "notes": "; ".join(self.notes)}])
 
     def __repr__(self):
-        cols = ["model", "n_features", "spearman", "spearman_ci_low", "spearman_ci_high", "p_value", "spearman_within_mean",
+        cols = ["model", "n_features", "spearman", "spearman_lo", "spearman_hi", "p_value", "spearman_within_mean",
                 "p_within", "kendall", "mae", "top_k_precision"]
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             s = self.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
         return "BaselineTable\n" + s + "".join(f"\n  note: {n}" for n in self.notes)
 
-
-def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme="loo", n_boot: int = 1000,
-                   n_perm: int = 1000, top_k: int = 5, seed: int = 0, B: int = 1000, threshold: float = 0.9,
-                   in_fold_core: bool = False, in_fold_B: int = 200, n_jobs: int = 1,
-                   names: dict = BASELINE_FEATURES, *, strata=None, n_seeds: int = 10,
-                   precomputed: dict | None = None) -> BaselineTable:
+# %% ../nbs/04_predict.ipynb #485b61ca
+def baseline_table(X,                                 # features, one row per configuration
+                   y,                                 # gain per configuration
+                   groups=None,                       # group labels (DataFrame: family, method, domain, ...)
+                   core: Sequence[str] | None = None, # the strict core; None: `bootstrap_lasso` on all rows
+                   scheme="loo",                      # outer folds, as in `cv_evaluate`
+                   n_boot: int = 1000,                # bootstrap resamples of the metric intervals
+                   n_perm: int = 1000,                # permutations for the p-values
+                   top_k: int = 5,                    # k of the top-k precision
+                   seed: int = 0,                     # seed of every random step
+                   B: int = 1000,                     # bootstrap-Lasso resamples when `core` is None
+                   threshold: float = 0.9,            # selection frequency that puts a feature in the core
+                   in_fold_core: bool = False,        # also re-select the core inside each outer fold (a further row)
+                   in_fold_B: int = 200,              # bootstrap-Lasso resamples per fold for that row
+                   n_jobs: int = 1,                   # joblib workers
+                   names: dict = BASELINE_FEATURES,   # row label -> feature of the single-feature baselines
+                   *,
+                   strata=None,                       # stratum labels or a column of `groups` (e.g. "domain"): adds the stratum-only row and within-stratum rho
+                   n_seeds: int = 10,                 # inner-CV seeds (medians over them)
+                   precomputed: dict | None = None,   # {row label: CVResult} computed with the same settings (reused)
+                  ) -> BaselineTable:
     """Cross-validated comparison: pass@1 alone, coverage gap alone, all features, strict core, core + token entropy
-    (and optionally the core re-selected inside each fold). `core=None` runs `bootstrap_lasso` on all rows. With
-    `strata` (e.g. `"domain"`, a column of `groups`) a **stratum-only** row (predict the training mean gain of the
-    configuration's stratum) is added, every row reports Spearman within strata, and permutations stay within strata.
-    `precomputed`: {row label: CVResult} already computed with the same settings (not recomputed)."""
+    (and optionally the core re-selected inside each fold). With `strata` a **stratum-only** row (predict the training
+    mean gain of the configuration's stratum) is added, every row reports Spearman within strata, and permutations stay
+    within strata."""
     F = check_features(X, where="baseline_table"); yy = check_target(y, F.index, where="baseline_table")
     notes, rows = [], []
     if core is None:
@@ -1575,15 +1715,15 @@ def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme=
         if missing: notes.append(f"{label}: skipped (missing feature(s) {missing})"); continue
         if label == "core + token entropy" and ent in core: notes.append(f"{label}: token entropy already in the core")
         results[label] = ((precomputed or {}).get(label) or
-                          cross_validate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
+                          cv_evaluate(F[feats], yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm,
                                          top_k=top_k, seed=seed, strata=strata, n_seeds=n_seeds))
     if strata is not None:
         label = f"{strata if isinstance(strata, str) else 'stratum'} only"
-        results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
+        results[label] = cv_evaluate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
                                         seed=seed, predictor="stratum_mean", strata=strata, n_seeds=1)
     if in_fold_core:
         label = "strict core (selected in fold)"
-        results[label] = cross_validate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
+        results[label] = cv_evaluate(F, yy, groups=groups, scheme=scheme, n_boot=n_boot, n_perm=n_perm, top_k=top_k,
                                         seed=seed, predictor=CoreRidge(B=in_fold_B, threshold=threshold, random_state=seed),
                                         strata=strata, n_seeds=1)
     for label, r in results.items():
@@ -1593,7 +1733,7 @@ def baseline_table(X, y, groups=None, core: Sequence[str] | None = None, scheme=
                  ", ".join(r.features) if len(r.features) <= 6 else f"{len(r.features)} features")
         rows.append({"model": label, "features": feats, "n_features": np.nan if in_fold else len(r.features), "scheme": r.scheme,
                      "spearman": g.spearman, "spearman_seed_min": g.spearman_seed_min, "spearman_seed_max": g.spearman_seed_max,
-                     "spearman_ci_low": g.spearman_ci_low, "spearman_ci_high": g.spearman_ci_high,
+                     "spearman_lo": g.spearman_lo, "spearman_hi": g.spearman_hi,
                      "spearman_within_mean": g.spearman_within_mean, "spearman_demeaned": g.spearman_demeaned,
                      "pearson": g.pearson, "kendall": g.kendall, "mae": g.mae,
                      "top_k_precision": g.top_k_precision, "p_value": g.p_value, "p_within": g.p_within,
@@ -1636,7 +1776,7 @@ class ScreenResult:
         if self.cost_avoided is not None: s += f" (cost {self.cost_avoided:.4g} of {self.cost_total:.4g})"
         return s + "\n" + body + ("\n..." if len(r) > max(self.top_k + 5, 10) else "")
 
-
+# %% ../nbs/04_predict.ipynb #2c30e7d1
 def screen(predictor, new_features: pd.DataFrame, top_k: int, intervals=None, cost_per_config=None) -> ScreenResult:
     "Rank new configurations by predicted gain; report RM-scoring cost avoided if only the top `top_k` are scored."
     pred = predictor.predict(new_features)

@@ -66,7 +66,7 @@ def fig_oof(cvs: dict):
     for ax, (name, cv) in zip(axes, cvs.items()):
         cv.plot(ax=ax)
         ax.set_title(f"{SCHEME_LABELS.get(name, name)}\nSpearman {cv.metrics['spearman']:.2f} "
-                     f"[{cv.ci.loc['spearman', 'ci_low']:.2f}, {cv.ci.loc['spearman', 'ci_high']:.2f}]", fontsize=8)
+                     f"[{cv.ci.loc['spearman', 'lo']:.2f}, {cv.ci.loc['spearman', 'hi']:.2f}]", fontsize=8)
         ax.tick_params(labelsize=7); ax.xaxis.label.set_size(8); ax.yaxis.label.set_size(8)
         if ax.get_legend() is not None:
             for t in ax.get_legend().get_texts(): t.set_fontsize(6)

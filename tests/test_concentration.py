@@ -8,10 +8,10 @@ import pytest
 import fastcore.test as fct
 from hypothesis import given, settings, strategies as st
 
-from bon_lit.concentration import (TERMS, FeatureBound, bernstein_eps, calibrate, coverage_study, feature_bounds,
+from bon_lit.concentration import (TERMS, FeatureBound, bernstein_eps, calibrate, feature_bounds,
                                    feature_eps, hoeffding_eps, prediction_intervals, prompts_needed,
-                                   ranking_guarantee, std_eps, summarize_study, synthetic_suite, variance_eps,
-                                   _refit)
+                                   ranking_guarantee, std_eps, synthetic_suite, variance_eps, _refit)
+from bon_lit.coverage import coverage_study, summarize_study
 from bon_lit.predict import GainPredictor
 
 
@@ -121,7 +121,7 @@ def test_residual_term_is_needed_on_nonlinear_truth():
 
 
 def test_residual_term_is_needed_on_nonlinear_simulator():
-    """The same on the simulator with SimParams(nonlinear=1) (closed-form truth via suite_truth), with features
+    """The same on the simulator with SimParams(nonlinear=1) (closed-form truth: Suite.truth), with features
     whose prompt noise is small at 600 prompts: coverage holds with the residual term and drops without it."""
     from bon_lit.simulate import SimParams
     df = coverage_study(4, seed=100, n_configs=24, n_prompts=600, methods=("hoeffding",), deltas=(0.1,),

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from bon_lit.schema import SchemaError, read_table, write_table
 from bon_lit.simulate import simulate_suite
 from bon_lit.features import (FEATURES, GAINS, Feature, prompt_features, config_features, bon_gain, prompt_gain,
-                              features_table, feature_ranges, naive_config_features)
+                              features_table, feature_ranges, naive_config_features, registry_table)
 
 
 def random_table(seed, n_configs=3, n_prompts=4, Ns=(1, 2, 3, 5), with_key=False):
@@ -240,3 +240,15 @@ def test_length_ddof_matches_numpy_var(seed, ddof):
     default = config_features(df, features=list(LENGTH_DDOF))
     for name, dd in LENGTH_DDOF.items():
         np.testing.assert_allclose(default[name], config_features(df, features=[name], length_ddof=dd)[name], rtol=1e-12)
+
+
+def test_registry_table_is_the_registry():
+    "The documented table lists every registered feature once, in registry order, with ranges derived by hand."
+    t = registry_table(N=8, max_len=100, vocab_size=1000).set_index("feature")
+    fct.test_eq(list(t.index), [f"`{n}`" for n in FEATURES])
+    fct.test_eq(t.loc["`answer_entropy`", "range"], f"$[0, {math.log(8):.4g}]$")              # [0, log N]
+    fct.test_eq(t.loc["`token_entropy_mean`", "range"], f"$[0, {math.log(1000):.4g}]$")       # [0, log V]
+    fct.test_eq(t.loc["`coverage_gap`", "range"], "$[0, 0.875]$")                              # [0, 1 - 1/N]
+    fct.test_eq(t.loc["`length_var_total`", "range"], "$[0, 2500]$ (of the feature)")          # [0, L^2/4], pooled
+    fct.test_eq(t.loc["`logprob_mean`", "range"], "$[-\\infty, 0]$")
+    fct.test_eq(t.loc["`pass@1`", "definition"], "$" + FEATURES["pass@1"].latex + "$")

@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from bon_lit import predict as P
 from bon_lit.cli import build_parser
 from bon_lit.predict import (DEFAULT_ALPHAS, GainPredictor, baseline_table, bootstrap_lasso, check_features,
-                             cross_validate, gain_metrics, lasso_alpha, make_planted, ridge_svd, screen,
+                             cv_evaluate, gain_metrics, lasso_alpha, make_planted, ridge_fit, screen,
                              stability_selection)
 
 
@@ -33,28 +33,43 @@ def pl():
     return make_planted(36, 12, 3, noise=0.15, seed=0)
 
 
-# ---------------------------------------------------------------- closed-form ridge == sklearn
+# ---------------------------------------------------------------- the one ridge solver == sklearn
 @pytest.mark.parametrize("n,p", [(36, 12), (20, 30), (50, 3)])
-def test_ridge_svd_matches_sklearn(n, p):
+def test_ridge_fit_matches_sklearn(n, p):
     rng = np.random.default_rng(n + p)
-    Z = rng.standard_normal((n, p)) * rng.uniform(0.5, 3, p) + rng.uniform(-2, 2, p)
-    y = Z[:, :3] @ [1.0, -2.0, 0.5] + rng.standard_normal(n)
-    coefs, ints = ridge_svd(Z, y, DEFAULT_ALPHAS)
-    for a, c, b in zip(DEFAULT_ALPHAS, coefs, ints):
-        r = Ridge(alpha=a).fit(Z, y)
-        npt.assert_allclose(c, r.coef_, rtol=1e-8, atol=1e-8)
-        npt.assert_allclose(b, r.intercept_, rtol=1e-8, atol=1e-8)
-
-
-def test_vectorised_predictions_match_pipeline():
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((30, 8)) * 10 ** rng.uniform(-2, 1, 8)
-    Y = rng.standard_normal((30, 3))
-    pred = P._ridge_predict_many(X[:22], Y[:22], X[22:], DEFAULT_ALPHAS)
+    X = rng.standard_normal((n, p)) * 10 ** rng.uniform(-2, 1, p) + rng.uniform(-2, 2, p)
+    Y = np.c_[X[:, :3] @ [1.0, -2.0, 0.5] + rng.standard_normal(n), rng.standard_normal((n, 2))]
+    m = n * 2 // 3
+    fit = ridge_fit(X[:m], Y[:m], DEFAULT_ALPHAS)
+    pred, (b0, B) = fit.predict(X[m:]), fit.coef()
     for i in range(0, 25, 6):
         for k in range(3):
-            pipe = make_pipeline(StandardScaler(), Ridge(alpha=DEFAULT_ALPHAS[i])).fit(X[:22], Y[:22, k])
-            npt.assert_allclose(pred[i, :, k], pipe.predict(X[22:]), rtol=1e-8, atol=1e-10)
+            pipe = make_pipeline(StandardScaler(), Ridge(alpha=DEFAULT_ALPHAS[i])).fit(X[:m], Y[:m, k])
+            sc, r = pipe.named_steps["standardscaler"], pipe.named_steps["ridge"]
+            npt.assert_allclose(pred[i, :, k], pipe.predict(X[m:]), rtol=1e-8, atol=1e-10)
+            npt.assert_allclose(B[i, :, k], r.coef_ / sc.scale_, rtol=1e-8, atol=1e-8)
+            npt.assert_allclose(b0[i, k], r.intercept_ - r.coef_ @ (sc.mean_ / sc.scale_), rtol=1e-8, atol=1e-8)
+
+
+def test_ridge_fit_constant_column_like_standard_scaler():
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.standard_normal((20, 3)), np.full(20, 0.1)]      # last column constant: StandardScaler keeps scale 1
+    y = rng.standard_normal(20)
+    pred = ridge_fit(X[:15], y[:15, None], [1.0]).predict(X[15:])[0, :, 0]
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X[:15], y[:15])
+    npt.assert_allclose(pred, pipe.predict(X[15:]), rtol=1e-8, atol=1e-10)
+    fct.test_eq(list(P.is_constant(X)), [False, False, False, True])
+
+
+def test_refit_many_matches_separate_fits(pl):
+    gp = GainPredictor(alpha=0.7).fit(pl.X, pl.y)
+    rng = np.random.default_rng(1)
+    sets = [rng.permutation(36)[:30] for _ in range(4)] + [rng.permutation(36)[:25]]   # two set sizes
+    b0, B = gp.refit_many(pl.X, pl.y.to_numpy(), sets)
+    for k, ix in enumerate(sets):
+        g = GainPredictor(alpha=0.7).fit(pl.X.iloc[ix], pl.y.iloc[ix])
+        fct.test_close(b0[k], g.intercept_original_, eps=1e-10)
+        npt.assert_allclose(B[k], g.coef_original_.to_numpy(), rtol=1e-8, atol=1e-10)
 
 
 def test_alpha_selection_matches_gridsearch(pl):
@@ -76,7 +91,7 @@ def test_planted_recovery(pl):
     irrelevant = [c for c in pl.X.columns if c not in pl.relevant]
     assert gp.coef_[irrelevant].abs().max() < 0.2 * gp.coef_[list(pl.relevant)].abs().min()
     npt.assert_allclose(gp.predict(pl.X), gp.intercept_original_ + pl.X @ gp.coef_original_, rtol=1e-10)
-    cv = cross_validate(pl.X, pl.y, scheme="loo", n_boot=500, n_perm=1000, seed=0)
+    cv = cv_evaluate(pl.X, pl.y, scheme="loo", n_boot=500, n_perm=1000, seed=0)
     assert cv.metrics["spearman"] >= 0.95
     assert cv.p_value <= 2 / 1001
     assert cv.n_perm == 1000 and cv.perm_method == "refit"
@@ -88,8 +103,8 @@ def test_fast_engine_equals_plain_sklearn_loop(pl):
     "The vectorised nested LOO equals fitting GainPredictor (sklearn Pipeline) fold by fold."
     class Wrapped(GainPredictor):   # a subclass takes the generic clone/fit/predict path
         pass
-    fast = cross_validate(pl.X, pl.y, n_boot=0, n_perm=0)
-    slow = cross_validate(pl.X, pl.y, predictor=Wrapped(), n_boot=0, n_perm=0)
+    fast = cv_evaluate(pl.X, pl.y, n_boot=0, n_perm=0)
+    slow = cv_evaluate(pl.X, pl.y, predictor=Wrapped(), n_boot=0, n_perm=0)
     npt.assert_allclose(fast.oof, slow.oof, rtol=1e-8, atol=1e-12)
 
 
@@ -109,7 +124,7 @@ def test_permutation_pvalues_are_calibrated_under_null():
     ps = []
     for seed in range(30):
         s = make_planted(24, 6, 0, noise=1.0, seed=100 + seed)
-        ps.append(cross_validate(s.X, s.y, n_boot=0, n_perm=99, seed=seed).p_value)
+        ps.append(cv_evaluate(s.X, s.y, n_boot=0, n_perm=99, seed=seed).p_value)
     ps = np.array(ps)
     assert (ps <= 0.2).mean() <= 0.4      # nominal 0.2; binomial slack for 30 suites
     assert ps.min() >= 1 / 100
@@ -144,13 +159,13 @@ def _manual_logo(X, y, g, leak=None):
 def test_logo_never_leaks_held_out_group():
     X, y, g = _shifted_suite()
     honest = _manual_logo(X, y, g.family)
-    fast = cross_validate(X, y, groups=g, scheme="family", n_boot=0, n_perm=0).oof
+    fast = cv_evaluate(X, y, groups=g, scheme="family", n_boot=0, n_perm=0).oof
     npt.assert_allclose(fast, honest, rtol=1e-8, atol=1e-10)
     # the comparison has teeth: leaking either the scaler or the alpha search changes predictions detectably
     for leak in ("scaler", "alpha"):
         assert (_manual_logo(X, y, g.family, leak) - honest).abs().max() > 1e-3
     # and every permutation of the refit test is nested too: the same engine, one target column per permutation
-    r = cross_validate(X, y, groups=g, scheme="family", n_boot=0, n_perm=20, seed=3)
+    r = cv_evaluate(X, y, groups=g, scheme="family", n_boot=0, n_perm=20, seed=3)
     npt.assert_allclose(r.oof, honest, rtol=1e-8, atol=1e-10)
 
 
@@ -169,7 +184,7 @@ class SpyRidge(RegressorMixin, BaseEstimator):
 @pytest.mark.parametrize("scheme", ["family", "method", "domain"])
 def test_generic_path_fits_only_on_training_rows(pl, scheme):
     SpyRidge.log = []
-    cross_validate(pl.X, pl.y, groups=pl.groups, scheme=scheme, predictor=SpyRidge(), n_boot=0, n_perm=0)
+    cv_evaluate(pl.X, pl.y, groups=pl.groups, scheme=scheme, predictor=SpyRidge(), n_boot=0, n_perm=0)
     levels = pl.groups[scheme].unique()
     fct.test_eq(len(SpyRidge.log), len(levels))
     for lv, seen in zip(levels, SpyRidge.log):
@@ -181,33 +196,33 @@ def test_generic_path_fits_only_on_training_rows(pl, scheme):
 # ---------------------------------------------------------------- degenerate inputs
 def test_degenerate_inputs(pl):
     with pytest.raises(ValueError, match="fewer than inner_cv=5"):
-        cross_validate(pl.X.iloc[:5], pl.y.iloc[:5], n_boot=0, n_perm=0)
+        cv_evaluate(pl.X.iloc[:5], pl.y.iloc[:5], n_boot=0, n_perm=0)
     with pytest.raises(ValueError, match=r"constant feature\(s\) \['flat'\]"):
-        cross_validate(pl.X.assign(flat=3.0), pl.y)
+        cv_evaluate(pl.X.assign(flat=3.0), pl.y)
     Xn = pl.X.copy()
     Xn.loc["c007", "x05"] = np.nan
     with pytest.raises(ValueError, match=r"'x05' at config\(s\) \['c007'\]"):
-        cross_validate(Xn, pl.y)
+        cv_evaluate(Xn, pl.y)
     with pytest.raises(ValueError, match=r"'x05' at config\(s\) \['c007'\]"):
         bootstrap_lasso(Xn, pl.y, B=10)
     with pytest.raises(ValueError, match="single group 'all'"):
-        cross_validate(pl.X, pl.y, groups=pl.groups.assign(family="all"), scheme="family")
+        cv_evaluate(pl.X, pl.y, groups=pl.groups.assign(family="all"), scheme="family")
     with pytest.raises(ValueError, match="needs groups"):
-        cross_validate(pl.X, pl.y, scheme="logo")
+        cv_evaluate(pl.X, pl.y, scheme="logo")
     with pytest.raises(ValueError, match="fewer than the 40 folds"):
-        cross_validate(pl.X, pl.y, scheme=40)
+        cv_evaluate(pl.X, pl.y, scheme=40)
     with pytest.raises(ValueError, match="at least 3 configurations"):
-        cross_validate(pl.X.iloc[:2], pl.y.iloc[:2], predictor=GainPredictor(alpha=1.0))
+        cv_evaluate(pl.X.iloc[:2], pl.y.iloc[:2], predictor=GainPredictor(alpha=1.0))
     with pytest.raises(ValueError, match="target is NaN"):
-        cross_validate(pl.X, pl.y.where(pl.y.index != "c003"))
+        cv_evaluate(pl.X, pl.y.where(pl.y.index != "c003"))
     with pytest.raises(ValueError, match="target is constant"):
         GainPredictor().fit(pl.X, pl.y * 0 + 1)
     with pytest.raises(ValueError, match="missing configuration"):
-        cross_validate(pl.X, pl.y.iloc[1:])
+        cv_evaluate(pl.X, pl.y.iloc[1:])
     with pytest.raises(ValueError, match="not numeric"):
         check_features(pl.X.join(pl.groups), ["x00", "family"])
     with pytest.raises(ValueError, match="4 configurations to fit on"):
-        cross_validate(pl.X, pl.y, groups=pd.Series(["a"] * 4 + ["b"] * 32, index=pl.X.index), scheme="logo")
+        cv_evaluate(pl.X, pl.y, groups=pd.Series(["a"] * 4 + ["b"] * 32, index=pl.X.index), scheme="logo")
 
 
 # ---------------------------------------------------------------- bootstrap-Lasso and stability selection
@@ -296,7 +311,7 @@ def test_baseline_table(lit):
     fct.test_eq(list(t.index), ["pass@1 alone", "coverage gap alone", "all features", "strict core", "core + token entropy"])
     fct.test_eq(t.loc["core + token entropy", "n_features"], 4)
     assert t.loc["core + token entropy", "spearman"] > t.loc["pass@1 alone", "spearman"]
-    assert (t.spearman_ci_low <= t.spearman).all() and (t.spearman <= t.spearman_ci_high).all()
+    assert (t.spearman_lo <= t.spearman).all() and (t.spearman <= t.spearman_hi).all()
     bt2 = baseline_table(lit.X.drop(columns=["coverage_gap"]), lit.y, core=["agreement_spread"], n_boot=0)
     assert "coverage gap alone" not in set(bt2.table.model)
     assert any("coverage gap alone: skipped (missing feature(s) ['coverage_gap'])" in n for n in bt2.notes)
@@ -407,8 +422,8 @@ def _domain_world(seed=0, within=0.0, n=36):
 
 def test_stratified_permutation_sees_through_domain_detection():
     X, y, g = _domain_world()
-    glob = cross_validate(X, y, groups=g, strata="domain", perm_within=False, n_boot=0, n_perm=300, n_seeds=3)
-    strat = cross_validate(X, y, groups=g, strata="domain", n_boot=0, n_perm=300, n_seeds=3)
+    glob = cv_evaluate(X, y, groups=g, strata="domain", perm_within=False, n_boot=0, n_perm=300, n_seeds=3)
+    strat = cv_evaluate(X, y, groups=g, strata="domain", n_boot=0, n_perm=300, n_seeds=3)
     assert glob.p_value < 0.01 and strat.p_value > 0.1 and strat.p_within > 0.1
     fct.test_eq(glob.metrics, strat.metrics)
     # within-domain rho recomputed by hand from the out-of-fold predictions
@@ -421,25 +436,25 @@ def test_stratified_permutation_sees_through_domain_detection():
         idx = g.index[g.domain == d]
         fct.test_close(strat.seeds.loc[r_star, f"spearman_within:{d}"],
                        stats.spearmanr(strat.oof[idx], y[idx]).statistic, eps=1e-12)
-    dm = cross_validate(X, y, groups=g, strata="domain", predictor="stratum_mean", n_boot=0, n_perm=100)
+    dm = cv_evaluate(X, y, groups=g, strata="domain", predictor="stratum_mean", n_boot=0, n_perm=100)
     # the domain-only baseline by hand: LOO mean of the other configurations of the same domain
     by_hand = pd.Series({c: y[(g.domain == g.domain[c]) & (y.index != c)].mean() for c in y.index})
     npt.assert_allclose(dm.oof[y.index], by_hand[y.index], rtol=1e-12)
     fct.test_eq(dm.p_value, 1.0)
     Xw, yw, gw = _domain_world(within=1.0)
-    sw = cross_validate(Xw, yw, groups=gw, strata="domain", n_boot=0, n_perm=200, n_seeds=3)
+    sw = cv_evaluate(Xw, yw, groups=gw, strata="domain", n_boot=0, n_perm=200, n_seeds=3)
     assert sw.p_within < 0.02 and sw.spearman_within_mean > 0.5
 
 
-def test_cross_validate_invariant_to_names_and_order():
+def test_cv_evaluate_invariant_to_names_and_order():
     X, y, g = _domain_world(within=1.0)
     rng = np.random.default_rng(2)
     perm = rng.permutation(len(X))
     ren = {c: f"zzz{rng.integers(10 ** 6)}-{c}" for c in X.index}
     X2, y2, g2 = (o.iloc[perm].rename(index=ren) for o in (X, y, g))
     for scheme in ("loo", "family"):
-        a = cross_validate(X, y, groups=g, scheme=scheme, strata="domain", n_boot=200, n_perm=200)
-        b = cross_validate(X2, y2, groups=g2, scheme=scheme, strata="domain", n_boot=200, n_perm=200)
+        a = cv_evaluate(X, y, groups=g, scheme=scheme, strata="domain", n_boot=200, n_perm=200)
+        b = cv_evaluate(X2, y2, groups=g2, scheme=scheme, strata="domain", n_boot=200, n_perm=200)
         fct.test_eq(a.metrics, b.metrics)
         fct.test_eq((a.p_value, a.p_within), (b.p_value, b.p_within))
         pd.testing.assert_frame_equal(a.ci, b.ci)
@@ -448,8 +463,8 @@ def test_cross_validate_invariant_to_names_and_order():
     o = P.canonical_order
     try:
         P.canonical_order = lambda X, y=None: np.arange(len(np.asarray(X)))
-        c = cross_validate(X2, y2, groups=g2, strata="domain", n_boot=0, n_perm=0)
-        a = cross_validate(X, y, groups=g, strata="domain", n_boot=0, n_perm=0)
+        c = cv_evaluate(X2, y2, groups=g2, strata="domain", n_boot=0, n_perm=0)
+        a = cv_evaluate(X, y, groups=g, strata="domain", n_boot=0, n_perm=0)
         assert not np.allclose(a.oof[X.index].to_numpy(), c.oof[[ren[i] for i in X.index]].to_numpy())
     finally:
         P.canonical_order = o
@@ -457,17 +472,17 @@ def test_cross_validate_invariant_to_names_and_order():
 
 def test_repeated_inner_cv_reports_median_and_flags():
     s = make_planted(15, 6, 0, noise=1.0, seed=4)                  # pure noise, 15 configurations
-    cv = cross_validate(s.X, s.y, groups=s.groups, scheme="family", n_boot=0, n_perm=0, n_seeds=7)
+    cv = cv_evaluate(s.X, s.y, groups=s.groups, scheme="family", n_boot=0, n_perm=0, n_seeds=7)
     fct.test_eq(len(cv.seeds), 7)
     fct.test_close(cv.metrics["spearman"], float(np.median(cv.seeds.spearman)), eps=1e-12)
     assert cv.spearman_range == (cv.seeds.spearman.min(), cv.seeds.spearman.max())
     # each seed's row is what a single run with that inner seed gives
     for k in (0, 3, 6):
-        one = cross_validate(s.X, s.y, groups=s.groups, scheme="family", n_boot=0, n_perm=0, n_seeds=1,
+        one = cv_evaluate(s.X, s.y, groups=s.groups, scheme="family", n_boot=0, n_perm=0, n_seeds=1,
                              predictor=GainPredictor(random_state=k))
         fct.test_close(one.metrics["spearman"], cv.seeds.spearman[k], eps=1e-12)
     assert any("< 12" in n for n in cv.notes)                          # 10 fitted configurations per fold
-    loo = cross_validate(s.X, s.y, n_boot=0, n_perm=0)
+    loo = cv_evaluate(s.X, s.y, n_boot=0, n_perm=0)
     assert (loo.folds.alpha_at_top > 0).any() and any("largest alpha" in n for n in loo.notes)
 
 
