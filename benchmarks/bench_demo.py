@@ -33,9 +33,10 @@ except ImportError:  # running from a source checkout without `pip install -e .`
 
 import numpy as np
 
-from _timing import timed, load, row, HEADER
+from _timing import timed, load, row, HEADER, cpu_seconds
 
 BUDGET_CPU_S = 10.0
+BUDGET_WALL_S = 10.0   # the bar: demo <= 10 s wall on 2 idle cores (the pipeline forks one stage)
 
 
 def time_demo(repeats: int):
@@ -46,20 +47,20 @@ def time_demo(repeats: int):
     for _ in range(repeats):
         cpu_stage, cur = {}, [None, 0.0]
         def start(self, name, _o=orig[0]):
-            now = time.process_time()
+            now = cpu_seconds()
             if cur[0]: cpu_stage[cur[0]] = now - cur[1]
             cur[0], cur[1] = name, now
             return _o(self, name)
         def stop(self, _o=orig[1]):
             if self._name is not None and self._name == cur[0] and self._name not in cpu_stage:   # the last stage
-                cpu_stage[self._name] = time.process_time() - cur[1]
+                cpu_stage[self._name] = cpu_seconds() - cur[1]
             return _o(self)
         R._Progress.start, R._Progress.stop = start, stop
         try:
             with tempfile.TemporaryDirectory() as d:
-                w, c = time.perf_counter(), time.process_time()
+                w, c = time.perf_counter(), cpu_seconds()
                 res = R.demo(out=Path(d) / "demo", progress=False, echo=False)
-                cpus.append(time.process_time() - c); walls.append(time.perf_counter() - w)
+                cpus.append(cpu_seconds() - c); walls.append(time.perf_counter() - w)
         finally:
             R._Progress.start, R._Progress.stop = orig
         if cur[0] and cur[0] not in cpu_stage: cpu_stage[cur[0]] = np.nan
@@ -115,8 +116,9 @@ def main(argv=None):
     demo_w, demo_c = statistics.median(walls), statistics.median(cpus)
     stage_cpu = {k: statistics.median(s.get(k, np.nan) for s in stages) for k in stages[0]}
     print(f"bon-lit demo on the shipped suite: {demo_w:.1f} s wall, {demo_c:.1f} s CPU (median of {a.repeats}; "
-          f"CPU budget {BUDGET_CPU_S:.0f} s: {'met' if demo_c <= BUDGET_CPU_S else 'NOT met'}); load avg {load0:.2f}, "
-          f"cpus {os.cpu_count()}")
+          f"wall budget {BUDGET_WALL_S:.0f} s on 2 idle cores: {'met' if demo_w <= BUDGET_WALL_S else 'NOT met'}"
+          f"{'' if load0 < 0.5 else ' (machine not idle: wall is an upper bound)'}; CPU budget {BUDGET_CPU_S:.0f} s: "
+          f"{'met' if demo_c <= BUDGET_CPU_S else 'NOT met'}); load avg {load0:.2f}, cpus {os.cpu_count()}")
     for k, v in stage_cpu.items(): print(f"  {k:<18} {v:7.2f} CPU s")
 
     from bon_lit.predict import (cv_evaluate, _ridge_cv_engine, _cv_splits, _permutations, _strata_codes,
@@ -164,7 +166,7 @@ def main(argv=None):
     print(row("competent: sklearn Lasso, numpy, warm starts x2", w_k, c_k)
           + f"   -> {w_k / w_l:.2f}x / {c_k / c_l:.2f}x; max|d freq| {d_l:.2g}")
     out = {"demo_wall_s": demo_w, "demo_cpu_s": demo_c, "demo_wall_runs": walls, "demo_cpu_runs": cpus,
-           "stage_cpu_s": stage_cpu, "cpu_budget_s": BUDGET_CPU_S,
+           "stage_cpu_s": stage_cpu, "cpu_budget_s": BUDGET_CPU_S, "wall_budget_s": BUDGET_WALL_S,
            "cv": {"cv_evaluate": {"wall": w_cv, "cpu": c_cv}, "engine": {"wall": w_e, "cpu": c_e},
                   "competent_sklearn": {"wall": w_s, "cpu": c_s, "max_abs_oof_diff": d_cv,
                                         "ratio_vs_engine": {"wall": w_s / w_e, "cpu": c_s / c_e}},

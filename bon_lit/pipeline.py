@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import pickle
 import sys
 import time
 import warnings
@@ -93,6 +95,50 @@ class _Progress:
     def interrupted():
         "End a pending stage line with 'failed', so the error message that follows stands on its own line."
         if _Progress.pending: print(" failed", file=sys.stderr, flush=True); _Progress.pending = False
+
+# %% ../nbs/08ab_pipeline.ipynb #e05281f4
+class _ForkCall:
+    """`fn(*args, **kw)` started in a forked copy of this process (`parallel=True` and POSIX), or inline otherwise;
+    `.result()` returns its value (re-raising its exception), `.cancel()` stops an unneeded child."""
+    def __init__(self, fn, *args, parallel: bool = True, **kw):
+        self.fn, self.args, self.kw, self.pid, self.done = fn, args, kw, None, False
+        if not (parallel and hasattr(os, "fork")):
+            self._run_inline(); return
+        sys.stdout.flush(); sys.stderr.flush()              # nothing buffered is written twice
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                        # the child: compute, send, leave without cleanup
+            code = 0
+            try:
+                os.close(r)
+                try: payload = pickle.dumps((True, fn(*args, **kw)), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException as e: payload = pickle.dumps((False, e), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(w, "wb") as f: f.write(payload)
+            except BaseException: code = 1
+            finally: os._exit(code)
+        os.close(w)
+        self.pid, self.fd = pid, r
+
+    def _run_inline(self):
+        try: self.value, self.ok = self.fn(*self.args, **self.kw), True
+        except Exception as e: self.value, self.ok = e, False
+        self.done = True
+
+    def result(self):
+        if not self.done:
+            with os.fdopen(self.fd, "rb") as f: data = f.read()
+            os.waitpid(self.pid, 0); self.pid = None
+            try: self.ok, self.value = pickle.loads(data); self.done = True
+            except Exception: self._run_inline()            # the child died before answering: compute here
+        if not self.ok: raise self.value
+        return self.value
+
+    def cancel(self):
+        if self.pid is not None:
+            import signal
+            try: os.kill(self.pid, signal.SIGKILL); os.waitpid(self.pid, 0)
+            except OSError: pass
+            os.close(self.fd); self.pid = None
 
 # %% ../nbs/08ab_pipeline.ipynb #7922219d
 def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
@@ -608,6 +654,7 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
                  n_splits: int = 1000,          # random half-splits of the split-half reliability
                  source: str | None = None,     # where the tables came from (recorded in the summary)
                  progress: bool = True,         # one line per stage on stderr
+                 n_jobs: int = 2,               # 2: the bootstrap-Lasso in a forked process beside the cross-validation (same numbers)
                  ) -> PipelineResult:
     "The whole method on a suite, stage by stage (see the table at the top); writes nothing."
     t_all, pr = time.perf_counter(), _Progress(STAGES, progress)
@@ -621,10 +668,14 @@ def run_pipeline(samples: pd.DataFrame, configs: pd.DataFrame, prompts: pd.DataF
     k_cv = min(5, max(1, len(scored) // 4)) if top_k is None else int(top_k)
     kw = dict(n_boot=n_boot, n_perm=n_perm, top_k=k_cv, seed=seed, strata=d.strata, n_seeds=n_seeds)
     pr.start("cross-validation")
-    cvs, dom_cv, n_ = cross_validation(d, **kw); notes += n_
-    _, rel = noise_ceiling(pt, d, n_splits=n_splits, n_boot=n_boot, seed=seed); notes += rel.warnings
-    pr.start("bootstrap-Lasso")
-    fg, bl, bl_plugin, ss, n_ = select_features(d, B=B, threshold=threshold, seed=seed); notes += n_
+    sel = _ForkCall(select_features, d, B=B, threshold=threshold, seed=seed, parallel=n_jobs > 1)
+    try:
+        cvs, dom_cv, n_ = cross_validation(d, **kw); notes += n_
+        _, rel = noise_ceiling(pt, d, n_splits=n_splits, n_boot=n_boot, seed=seed); notes += rel.warnings
+        pr.start("bootstrap-Lasso")                     # with n_jobs > 1: the wait for the forked process
+        fg, bl, bl_plugin, ss, n_ = sel.result(); notes += n_
+    finally:
+        sel.cancel()
     pr.start("baselines")
     base, n_ = baselines(d, list(ss.core), cvs, **kw); notes += n_
     pr.start("intervals")

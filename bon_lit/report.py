@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .schema import check_output, atomic_folder, package_versions
-from .pipeline import (PipelineResult, run_pipeline, dumps_summary, summary_text, SCHEME_LABELS, STAGES, _Progress)
+from .pipeline import (PipelineResult, run_pipeline, dumps_summary, summary_text, SCHEME_LABELS, STAGES, _Progress,
+                             _ForkCall)
 from .metrics import plot_scaling_curves
 
 # %% auto #0
-__all__ = ['DPI', 'CSS', 'REPORT_FILES', 'METHOD_HTML', 'png_bytes', 'fig_to_data_uri', 'fig_oof', 'fig_frequencies',
+__all__ = ['DPI', 'CSS', 'FIGURES', 'REPORT_FILES', 'METHOD_HTML', 'png_bytes', 'fig_to_data_uri', 'fig_oof', 'fig_frequencies',
            'fig_curves', 'fig_curves_summary', 'fig_intervals', 'provenance_html', 'figures', 'write_report',
            'run_report', 'render_html', 'demo']
 
@@ -278,28 +279,44 @@ def provenance_html(provs: dict, configs: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 # %% ../nbs/08b_report.ipynb #55b96532
-def figures(res: PipelineResult) -> dict:
-    "The report's matplotlib figures of a result: name -> Figure."
-    ft = res.features
-    figs = {"oof": fig_oof(res.cv), "frequencies": fig_frequencies(res.lasso, res.lasso_plugin, res.stability),
-            "curves": fig_curves(res.curves, ft["gain"]), "curves_summary": fig_curves_summary(res.curves, res.configs)}
-    if res.intervals is not None:
-        figs["intervals"] = fig_intervals(res.intervals.frame, ft[[c for c in ("gain", "gain_lo", "gain_hi") if c in ft]],
-                                          res.settings["delta"])
-    return figs
+FIGURES = {   # name -> builder, in the order of the page
+    "oof": lambda res: fig_oof(res.cv),
+    "frequencies": lambda res: fig_frequencies(res.lasso, res.lasso_plugin, res.stability),
+    "curves": lambda res: fig_curves(res.curves, res.features["gain"]),
+    "curves_summary": lambda res: fig_curves_summary(res.curves, res.configs),
+    "intervals": lambda res: fig_intervals(res.intervals.frame, res.features[[c for c in ("gain", "gain_lo", "gain_hi")
+                                                                              if c in res.features]], res.settings["delta"]),
+}
+
+def figures(res: PipelineResult, names=None) -> dict:
+    "The report's matplotlib figures of a result: name -> Figure (`names`: only those; intervals only when fitted)."
+    names = [k for k in (FIGURES if names is None else names) if k != "intervals" or res.intervals is not None]
+    return {k: FIGURES[k](res) for k in names}
 
 # %% ../nbs/08b_report.ipynb #25e56599
 REPORT_FILES = ("report.html", "summary.json")   # what a report folder holds (it is replaced as a whole)
 
 
-def write_report(res: PipelineResult, out, title: str = "bon_lit report", progress: bool = True, echo: bool = True) -> dict:
+def _images(res: PipelineResult, names) -> dict:
+    "PNG data URIs of the figures `names` of `res`."
+    return {k: fig_to_data_uri(f) for k, f in figures(res, names).items()}
+
+
+def write_report(res: PipelineResult, out, title: str = "bon_lit report", progress: bool = True, echo: bool = True,
+                 n_jobs: int = 2) -> dict:
     """Write `out/report.html` (self-contained) and `out/summary.json` (byte-identical across runs on the same inputs)
-    of `res`, atomically; print a short summary when `echo`. Returns the timings, the report stage included."""
+    of `res`, atomically; print a short summary when `echo`. Returns the timings, the report stage included.
+    `n_jobs=2`: the first two figures are drawn in a forked copy of the process (`pipeline._ForkCall`; same bytes)."""
     out = Path(out)
     check_output(out, "dir", owned=REPORT_FILES.__contains__)
     pr = _Progress(STAGES, progress)
     pr.start("report")
-    images = {k: fig_to_data_uri(f) for k, f in figures(res).items()}
+    child = _ForkCall(_images, res, list(FIGURES)[:2], parallel=n_jobs > 1)
+    try:
+        rest = _images(res, list(FIGURES)[2:])
+        images = {**child.result(), **rest}
+    finally:
+        child.cancel()
     pr.stop()
     total = res.timings.get("total", 0.0) + pr.times["report"]
     timings = {**{k: v for k, v in res.timings.items() if k != "total"}, "report": pr.times["report"], "total": total}
