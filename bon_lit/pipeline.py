@@ -98,11 +98,12 @@ class _Progress:
 
 # %% ../nbs/08ab_pipeline.ipynb #e05281f4
 class _ForkCall:
-    """`fn(*args, **kw)` started in a forked copy of this process (`parallel=True` and POSIX), or inline otherwise;
-    `.result()` returns its value (re-raising its exception), `.cancel()` stops an unneeded child."""
+    """`fn(*args, **kw)` started in a forked copy of this process (`parallel=True` on Linux), or inline otherwise;
+    `.result()` returns its value (re-raising its exception), `.cancel()` stops an unneeded child. Linux only: on macOS
+    a fork without exec is unsafe once system frameworks (Accelerate's BLAS) have started threads."""
     def __init__(self, fn, *args, parallel: bool = True, **kw):
         self.fn, self.args, self.kw, self.pid, self.done = fn, args, kw, None, False
-        if not (parallel and hasattr(os, "fork")):
+        if not (parallel and hasattr(os, "fork") and sys.platform.startswith("linux")):
             self._run_inline(); return
         sys.stdout.flush(); sys.stderr.flush()              # nothing buffered is written twice
         r, w = os.pipe()
