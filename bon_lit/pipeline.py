@@ -375,13 +375,14 @@ def jackknife(ft: pd.DataFrame, d: Design, final: list, unscored: list, delta: f
     else:
         frame, method = jackknife_plus_oof(d.X[final], d.y, alpha=delta), "jackknife+ (each configuration left out)"
         note = "each fitted configuration's interval comes from the other configurations only"
-    note += (f"; pairs are certified by non-overlapping intervals (each order holds with probability >= "
-             f"{1 - 4 * delta:.2g}, a union bound)")
+    note += (f"; pairs with non-overlapping intervals are counted: a per-pair statement (probability >= "
+             f"{1 - 4 * delta:.2g} for a pair named in advance, a union bound), not a certificate for the pairs picked "
+             "as most different (bon_lit.certify has those)")
     return dict(jackknife=frame, jackknife_method=method, jackknife_note=note)
 
 
 def _jackknife_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    "Certified pairs of non-overlapping jackknife+ intervals: better, worse, margin."
+    "Pairs of non-overlapping jackknife+ intervals (a per-pair statement, see the text): better, worse, margin."
     lo_, hi_ = frame["lo"].to_numpy(), frame["hi"].to_numpy()
     ia, ib = np.nonzero(lo_[:, None] > hi_[None, :])
     return pd.DataFrame({"better": frame.index[ia], "worse": frame.index[ib], "margin": lo_[ia] - hi_[ib]})

@@ -360,8 +360,9 @@ groups selected in at least 90% of them, with the Shah–Samworth bound on false
 the models a skeptic would try first. The <b>concentration analysis</b> turns the fact that every feature is an average
 (or dispersion) over prompts of a bounded statistic into a prediction interval: a rigorous feature-noise part
 (Hoeffding / McDiarmid-type radii, union bound over features) plus cross-fitted estimates of the estimation error
-and of the linear-approximation residual. Two configurations whose intervals do not overlap are <b>certified</b> to be
-ranked correctly. <b>Jackknife+</b> refits the whole nested pipeline without each configuration and reads a
+and of the linear-approximation residual. Two configurations whose intervals do not overlap are counted as ordered: a
+per-pair statement for a pair named in advance, not a certificate for the pairs picked because they differ most
+(<code>bon_lit.certify</code> has certificates that survive that selection). <b>Jackknife+</b> refits the whole nested pipeline without each configuration and reads a
 distribution-free interval off the out-of-sample errors (coverage ≥ 1 − 2α for a new configuration's measured gain,
 a theorem under exchangeability). <b>Screening</b> ranks configurations by predicted gain so that only the top ones need RM scoring.</p>
 """
