@@ -183,20 +183,16 @@ def simulate_certification(seed: int, n_configs: int = 36, n_prompts: int = 150,
     and per rule the pairs certified and how many are wrongly ordered on the measured and on the population gains.
     `kind`: "simulate" (`bon_lit.simulate.simulate_suite`, the four study features) or "synthetic"
     (`concentration.synthetic_suite`: i.i.d. configurations whose gain is linear in the features, plus `nonlinear`)."""
-    from bon_lit.concentration import STUDY_FEATURES, suite_tables, synthetic_suite
+    from bon_lit.concentration import STUDY_FEATURES, synthetic_suite
+    from bon_lit.coverage import split_suite
     if kind == "simulate":
-        from bon_lit.simulate import simulate_suite
-        suite = simulate_suite(n_configs=2 * n_configs, n_prompts=n_prompts, n_samples=n_samples, seed=seed,
-                               params=params, with_text=False)
-        ps, X, y = suite_tables(suite.samples, STUDY_FEATURES if features is None else features)
-        truth = suite.truth["gain"].rename(index=str).reindex(X.index)
-        ids = list(suite.configs.config_id.astype(str))
-        fam = suite.configs.assign(config_id=suite.configs.config_id.astype(str)).set_index("config_id")["family"]
+        sp = split_suite(seed, n_configs, n_prompts, n_samples, STUDY_FEATURES if features is None else features, params)
+        ps, X, y, truth, tr, new, fam = (sp[k] for k in ("ps", "X", "y", "truth", "train", "new", "family"))
     elif kind == "synthetic":
         ps, X, y, truth, _ = synthetic_suite(n_configs=2 * n_configs, n_prompts=n_prompts, nonlinear=nonlinear, seed=seed)
         ids, fam = list(X.index), None
+        tr, new = ids[:n_configs], ids[n_configs:]
     else: raise ValueError(f"kind must be 'simulate' or 'synthetic', got {kind!r}")
-    tr, new = ids[:n_configs], ids[n_configs:]
     se = se_diff_matrix(ps, new)
     rows = []
     fits = [("jackknife+", {})] + ([("CV+ leave-one-family-out", {"groups": fam.loc[tr]})] if fam is not None else [])

@@ -15,8 +15,23 @@ from .concentration import (STUDY_FEATURES, TERMS, calibrate, jackknife_plus, pr
                                    ranking_guarantee, suite_tables)
 
 # %% auto #0
-__all__ = ['simulate_coverage', 'coverage_study', 'summarize_study', 'simulate_jackknife', 'jackknife_study',
+__all__ = ['split_suite', 'simulate_coverage', 'coverage_study', 'summarize_study', 'simulate_jackknife', 'jackknife_study',
            'summarize_jackknife']
+
+# %% ../nbs/05a_coverage.ipynb #b0685eb4
+def split_suite(seed: int, n_configs: int = 36, n_prompts: int = 150, n_samples: int = 8,
+                features: Sequence[str] = STUDY_FEATURES, params=None) -> dict:
+    """The simulated suite every study here uses: `simulate_suite` with 2 x `n_configs` configurations, its per-prompt
+    table `ps`, features `X`, measured gains `y`, closed-form population gains `truth`, the first `n_configs` ids
+    (`train`, fitted) and the rest (`new`, screened), each config's `family` and `max_len`."""
+    from bon_lit.simulate import simulate_suite
+    suite = simulate_suite(n_configs=2 * n_configs, n_prompts=n_prompts, n_samples=n_samples, seed=seed,
+                           params=params, with_text=False)
+    ps, X, y = suite_tables(suite.samples, features)
+    ids = list(suite.configs.config_id)          # validated by the schema: text
+    return dict(ps=ps, X=X, y=y, truth=suite.truth["gain"].reindex(X.index), train=ids[:n_configs],
+                new=ids[n_configs:], family=suite.configs.set_index("config_id")["family"],
+                max_len=int(suite.configs.max_new_tokens.iloc[0]))
 
 # %% ../nbs/05a_coverage.ipynb #64b07bf0
 def simulate_coverage(seed: int, n_configs: int = 36, n_prompts: int = 150, n_samples: int = 8,
@@ -28,15 +43,10 @@ def simulate_coverage(seed: int, n_configs: int = 36, n_prompts: int = 150, n_sa
     One row per (delta, method, terms, set): coverage, mean half-width and its parts, mean |error|, and for the
     ranking guarantee the certified pairs and how many of them are wrongly ordered."""
     from bon_lit.predict import GainPredictor
-    from bon_lit.simulate import simulate_suite
-    suite = simulate_suite(n_configs=2 * n_configs, n_prompts=n_prompts, n_samples=n_samples, seed=seed,
-                           params=params, with_text=False)
-    ps, X, y = suite_tables(suite.samples, features)
-    truth = suite.truth["gain"].reindex(X.index)
-    ids = list(suite.configs.config_id)          # validated by the schema: text
-    sets = {"train": ids[:n_configs], "new": ids[n_configs:]}
+    sp = split_suite(seed, n_configs, n_prompts, n_samples, features, params)
+    ps, X, y, truth, L = sp["ps"], sp["X"], sp["y"], sp["truth"], sp["max_len"]
+    sets = {"train": sp["train"], "new": sp["new"]}
     tr = sets["train"]
-    L = int(suite.configs.max_new_tokens.iloc[0])
     pred = GainPredictor(features=list(features), alpha=alpha).fit(X.loc[tr], y.loc[tr])
     cal = calibrate(pred, X.loc[tr], y.loc[tr], ps[ps.config_id.isin(tr)], n_boot=n_boot, seed=seed,
                     N=n_samples, max_len=L)
@@ -95,13 +105,8 @@ def simulate_jackknife(seed: int, n_configs: int = 36, n_prompts: int = 150, n_s
     """One simulated suite as in `simulate_coverage` (fit on `n_configs`, predict `n_configs` new ones): jackknife+ and
     leave-one-family-out CV+ intervals at level `alpha`, scored against the new configurations' measured and population
     gains, with the pairs certified from difference intervals and how many of them are wrongly ordered."""
-    from bon_lit.simulate import simulate_suite
-    suite = simulate_suite(n_configs=2 * n_configs, n_prompts=n_prompts, n_samples=n_samples, seed=seed,
-                           params=params, with_text=False)
-    ps, X, y = suite_tables(suite.samples, features)
-    truth = suite.truth["gain"].reindex(X.index)
-    ids = list(suite.configs.config_id)          # validated by the schema: text; tr, new = ids[:n_configs], ids[n_configs:]
-    fam = suite.configs.set_index("config_id")["family"]
+    sp = split_suite(seed, n_configs, n_prompts, n_samples, features, params)
+    X, y, truth, tr, new, fam = sp["X"], sp["y"], sp["truth"], sp["train"], sp["new"], sp["family"]
     rows = []
     for label, kw in (("jackknife+", {}), ("CV+ leave-one-family-out", {"groups": fam.loc[tr]})):
         jk = jackknife_plus(X.loc[tr], y.loc[tr], X.loc[new], alpha=alpha, **kw)
