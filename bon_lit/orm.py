@@ -12,8 +12,9 @@ import pandas as pd
 
 
 # %% auto #0
-__all__ = ['ORM_FORMAT', 'ORMSpec', 'ORM', 'new_orm', 'orm_prefix', 'score_full', 'score_cached', 'within_prompt_auroc',
-           'train_orm', 'corrupt_solution', 'synthetic_samples', 'score_samples_orm', 'save_orm', 'load_orm']
+__all__ = ['ORM_FORMAT', 'ORMSpec', 'calculator_view', 'ORM', 'new_orm', 'orm_prefix', 'score_full', 'score_cached',
+           'within_prompt_auroc', 'train_orm', 'corrupt_solution', 'synthetic_samples', 'score_samples_orm', 'save_orm',
+           'load_orm']
 
 # %% ../nbs/07a_orm.ipynb #d117e076
 ORM_FORMAT = "Question: {question}\nSolution:\n"
@@ -38,13 +39,49 @@ class ORMSpec:
     pairs_within_config: bool = False  # bt: pair samples of the same (config, prompt) only, never across checkpoints
     pool: str = "last"              # "last": head on the last token; "mean": mean of the head over the completion's tokens;
                                     # "mean_logprob": the LM's own mean log-likelihood of the completion + head on the last token
+    calculator: bool = False        # read each arithmetic line with a calculator's value appended (`calculator_view`)
     def fingerprint(self) -> str:
         # fields added after the first ORMs were built count only when set, so those fingerprints stay valid
         d = {k: v for k, v in asdict(self).items() if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
-_LATER_FIELDS = {"train_layers": 0, "pairs_within_config": False, "pool": "last"}
+_LATER_FIELDS = {"train_layers": 0, "pairs_within_config": False, "pool": "last", "calculator": False}
 
+
+# %% ../nbs/07a_orm.ipynb #24149f65
+_ARITH = re.compile(r"^(\d+) ([-+x/]) (\d+) = (-?\d+)$")
+_ARITH_LINE = re.compile(r"^(\d+(?: [-+x/] \d+)+) = (-?\d+)$")   # one or more operations, as the models write them
+
+def _apply(a: int, op: str, b: int):
+    if op == "+": return a + b
+    if op == "-": return a - b
+    if op == "x": return a * b
+    return a // b if b and a % b == 0 else None
+
+def _calc(expr: str):
+    "Exact value of `a op b op c ...` (x and / before + and -), as an int or a 4-significant-digit decimal; None on /0."
+    from fractions import Fraction
+    tok = expr.split(" ")
+    terms, ops, cur = [], [], Fraction(int(tok[0]))
+    for op, v in zip(tok[1::2], tok[2::2]):
+        v = Fraction(int(v))
+        if op in "x/":
+            if op == "/" and v == 0: return None
+            cur = cur * v if op == "x" else cur / v
+        else: terms.append(cur); ops.append(op); cur = v
+    terms.append(cur)
+    val = terms[0]
+    for op, t in zip(ops, terms[1:]): val = val + t if op == "+" else val - t
+    return str(val.numerator) if val.denominator == 1 else f"{float(val):.4g}"
+
+def calculator_view(text: str) -> str:
+    "`text` with the calculator's value appended to every arithmetic line `a op b ... = c`: `a op b ... = c [calc v]`."
+    out = []
+    for line in str(text).split("\n"):
+        m = _ARITH_LINE.match(line.strip())
+        v = _calc(m.group(1)) if m else None
+        out.append(line if v is None else f"{line} [calc {v}]")
+    return "\n".join(out)
 
 # %% ../nbs/07a_orm.ipynb #cb38fbd3
 def _torch():
@@ -82,13 +119,16 @@ def new_orm(spec: ORMSpec) -> ORM:
 def orm_prefix(question: str) -> str: return ORM_FORMAT.format(question=question)
 
 def _encode(orm: ORM, questions, completions) -> list:
-    "(prefix ids, completion ids) per sample; completions truncated to `max_completion_tokens`, EOS appended."
+    """(prefix ids, completion ids) per sample; completions (seen through `calculator_view` when the spec asks for it)
+    truncated to `max_completion_tokens`, EOS appended."""
     tok = orm.tok
     eos = tok.eos_token_id
     cache, out = {}, []
     for q, c in zip(questions, completions):
         if q not in cache: cache[q] = tok(orm_prefix(q))["input_ids"]
-        ids = tok("" if c is None else str(c), add_special_tokens=False)["input_ids"][: orm.spec.max_completion_tokens]
+        c = "" if c is None else str(c)
+        if orm.spec.calculator: c = calculator_view(c)
+        ids = tok(c, add_special_tokens=False)["input_ids"][: orm.spec.max_completion_tokens]
         out.append((cache[q], ids + [eos]))
     return out
 
@@ -239,15 +279,8 @@ def train_orm(samples: pd.DataFrame, prompts: pd.DataFrame, spec: ORMSpec = ORMS
 
 
 # %% ../nbs/07a_orm.ipynb #95bbf18d
-_ARITH = re.compile(r"^(\d+) ([-+x/]) (\d+) = (-?\d+)$")
 _ADDS = re.compile(r"^Each step adds (\d+)\.$")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-def _apply(a: int, op: str, b: int):
-    if op == "+": return a + b
-    if op == "-": return a - b
-    if op == "x": return a * b
-    return a // b if b and a % b == 0 else None
 
 def _near_miss(rng, c: int) -> int:
     "A plausible wrong value for `c`: off by 1–3, by ten, or by 2–9 (never negative, never `c`)."

@@ -22,7 +22,7 @@ import pandas as pd
 from .schema import SchemaError, validate_suite, package_versions
 from .features import config_and_prompt_tables, prompt_stats
 from .predict import (GainPredictor, cv_evaluate, bootstrap_lasso, baseline_table, screen, usable_features,
-                             canonical_order, split_half_reliability, feature_groups, stability_selection, is_constant)
+                             canonical_order, split_half_reliability, feature_groups, stability_selection, subset_stability_selection, is_constant)
 from .concentration import (calibrate, prediction_intervals, ranking_guarantee, prompts_needed, jackknife_plus,
                                    jackknife_plus_oof, boundable)
 from .metrics import scaling_curves
@@ -275,15 +275,16 @@ def noise_ceiling(pt: pd.DataFrame, d: Design, n_splits: int = 1000, n_boot: int
     return pg, rel
 
 # %% ../nbs/08ab_pipeline.ipynb #5a3ae88b
-def select_features(d: Design, B: int = 1000, threshold: float = 0.9, seed: int = 0) -> tuple:
-    """Groups of near-copies, bootstrap-Lasso at the 1-SE and at the plug-in penalty, and the strict core by
-    complementary-pairs stability selection. Returns (FeatureGroups, LassoStability 1-SE, LassoStability plug-in,
+def select_features(d: Design, B: int = 1000, threshold: float = 0.9, seed: int = 0, core_threshold: float = 0.75) -> tuple:
+    """Groups of near-copies, bootstrap-Lasso at the 1-SE and at the plug-in penalty (groups kept in >= `threshold` of
+    `B` resamples), and the strict core by complementary-pairs stability selection over best subset (groups kept in
+    >= `core_threshold` of the halves). Returns (FeatureGroups, LassoStability 1-SE, LassoStability plug-in,
     StabilitySelection, notes)."""
     fg = feature_groups(d.X)
     notes = [f"feature {f!r} left out of selection: exact linear duplicate ({why})" for f, why in fg.duplicates.items()]
     bl = bootstrap_lasso(d.X, d.y, B=B, threshold=threshold, n_jobs=1, seed=seed, groups=fg)
     bl_plugin = bootstrap_lasso(d.X, d.y, B=B, threshold=threshold, alpha_rule="plugin", n_jobs=1, seed=seed, groups=fg)
-    ss = stability_selection(d.X, d.y, B=50, threshold=threshold, lambdas=[bl.alpha], seed=seed, groups=fg)
+    ss = subset_stability_selection(d.X, d.y, B=50, threshold=core_threshold, seed=seed, groups=fg)
     return fg, bl, bl_plugin, ss, notes
 
 # %% ../nbs/08ab_pipeline.ipynb #6826285f
@@ -447,7 +448,7 @@ def summary_text(summary: dict, timings: dict | None = None, out=None) -> str:
              f"  ridge, {len(s['features_used'])} features: Spearman LOO {f(s['spearman_loo'])} "
              f"[{f(cv['spearman_ci'][0])}, {f(cv['spearman_ci'][1])}], p = {cv['p_value']}"
              + (f" (within-{cv['perm_strata']} permutations)" if cv.get("perm_strata") else "") + f"; LOFO {f(s['spearman_lofo'])}",
-             f"  strict core (complementary pairs, 1-SE penalty, π ≥ {s['stability_selection']['threshold']}, "
+             f"  strict core (complementary pairs over best subset of size {s['stability_selection']['size']}, π ≥ {s['stability_selection']['threshold']}, "
              f"E[false] ≤ {s['stability_selection']['ev_bound']:.2g}): " + (", ".join(s["strict_core_groups"]) or "empty")
              + "; top groups (bootstrap-Lasso 1-SE): "
              + ", ".join(f"{k} {v:.2f}" for k, v in sorted(s["group_frequencies"].items(), key=lambda kv: -kv[1])[:3])]
@@ -521,8 +522,8 @@ def _selection_summary(r: PipelineResult) -> dict:
     return {"strict_core": list(ss.core), "strict_core_groups": list(ss.selected_groups),
             "selection_frequencies": bl.frequencies.to_dict(), "group_frequencies": bl.group_frequencies.to_dict(),
             "feature_groups": {g: list(m) for g, m in fg.groups.items()}, "duplicates_dropped": fg.duplicates,
-            "stability_selection": {"B_pairs": ss.B, "threshold": thr, "penalty": bl.alpha, "penalty_rule": "1se",
-                                    "q": ss.q, "ev_bound": ss.ev_bound, "n_groups": ss.n_units, "bound": ss.statement,
+            "stability_selection": {"B_pairs": ss.B, "threshold": ss.threshold, "base": ss.base,
+                                    "size": int(ss.path.index[0]), "q": ss.q, "ev_bound": ss.ev_bound, "n_groups": ss.n_units, "bound": ss.statement,
                                     "group_probabilities": ss.group_probabilities.to_dict()},
             "lasso_plugin": {"alpha": bp.alpha, "alpha_rule": "plugin", "core_groups": list(bp.core_groups),
                              "group_frequencies": bp.group_frequencies.to_dict()},
@@ -602,7 +603,7 @@ class PipelineResult:
     groups: object                  # FeatureGroups: duplicates dropped, groups of near-copies
     lasso: object                   # LassoStability at the 1-SE penalty
     lasso_plugin: object            # LassoStability at the conservative plug-in penalty (comparison)
-    stability: object               # StabilitySelection (CPSS at the 1-SE penalty): the strict core
+    stability: object               # StabilitySelection (CPSS over best subset): the strict core
     baselines: pd.DataFrame
     final_features: list
     final_rule: str

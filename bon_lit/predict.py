@@ -31,8 +31,8 @@ __all__ = ['DEFAULT_ALPHAS', 'METRICS', 'MIN_FIT_CONFIGS', 'SCALAR_TAIL_ROWS', '
            'RidgeFit', 'ridge_fit', 'canonical_order', 'GainPredictor', 'gain_metrics', 'CVResult', 'cv_evaluate',
            'Reliability', 'split_half_reliability', 'FeatureGroups', 'feature_groups', 'lasso_alpha', 'LassoStability',
            'bootstrap_lasso', 'StabilitySelection', 'stability_selection', 'BestSubset', 'best_subset',
-           'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable', 'baseline_table', 'ScreenResult',
-           'screen', 'read_features_table']
+           'subset_stability_selection', 'planted_correlated', 'selection_recovery', 'CoreRidge', 'BaselineTable',
+           'baseline_table', 'ScreenResult', 'screen', 'read_features_table']
 
 # %% ../nbs/04_predict.ipynb #8d8c01e7
 @dataclass(frozen=True, eq=False)
@@ -1390,6 +1390,7 @@ class StabilitySelection:
     group_probabilities: pd.Series | None = None   # max over the grid of P(any member selected), sorted descending
     groups: dict = field(default_factory=dict)
     duplicates: dict = field(default_factory=dict)
+    base: str = "lasso"          # the selection procedure run on each half: "lasso" (path or fixed penalty) or "best subset"
 
     @property
     def selected_groups(self) -> tuple:
@@ -1412,8 +1413,8 @@ class StabilitySelection:
         unit = "groups" if self.groups else "features"
         return (f"E[number of selected {unit} with half-sample selection probability <= q/p] <= q^2/((2 pi - 1) p) = "
                 f"{self.q:.2f}^2/((2*{self.threshold} - 1)*{self.n_units}) = {self.ev_bound:.3g} (Shah & Samworth 2013, "
-                "Thm 1, no assumption on the Lasso); it bounds the expected number of false selections under "
-                "Meinshausen & Buhlmann's exchangeability and better-than-random-guessing assumptions")
+                f"Thm 1, no assumption on the {'Lasso' if self.base == 'lasso' else 'base procedure'}); it bounds the "
+                "expected number of false selections under Meinshausen & Buhlmann's exchangeability and better-than-random-guessing assumptions")
 
     @property
     def n_units(self) -> int: return len(self.groups) if self.groups else len(self.probabilities)
@@ -1433,11 +1434,18 @@ class StabilitySelection:
                               "n_groups": self.n_units, "n_duplicates_dropped": len(self.duplicates),
                               "threshold": self.threshold, "q": self.q, "ev_bound": self.ev_bound,
                               "n_selected": len(self.selected), "n_selected_groups": len(self.selected_groups),
-                              "n_lambdas": len(self.path),
-                              "lambda_max": float(self.path.index.max()), "lambda_min": float(self.path.index.min())}])
+                              "base": self.base, **self._grid()}])
+
+    def _grid(self) -> dict:
+        "The base procedure's tuning grid: the Lasso's penalties, or best subset's size."
+        if self.base == "lasso":
+            return {"n_lambdas": len(self.path), "lambda_max": float(self.path.index.max()),
+                    "lambda_min": float(self.path.index.min())}
+        return {"size": int(self.path.index[0])}
 
     def __repr__(self):
-        s = (f"StabilitySelection({self.B} complementary pairs, {self.n_configs} configs, threshold={self.threshold})\n"
+        base = "" if self.base == "lasso" else f", base: {self.base} of size {int(self.path.index[0])}"
+        s = (f"StabilitySelection({self.B} complementary pairs, {self.n_configs} configs, threshold={self.threshold}{base})\n"
              f"  selected: {list(self.selected)}\n  q = {self.q:.2f}, E[false selections] <= {self.ev_bound:.3g}\n"
              f"  top probabilities: " + ", ".join(f"{k}={v:.2f}" for k, v in self.probabilities.head(8).items()))
         if self.groups:
@@ -1559,6 +1567,56 @@ def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestS
     best = path.loc[path.ebic.idxmin()]
     return BestSubset(selected=tuple(best.features), path=path, gamma=float(gamma), n=int(n))
 
+# %% ../nbs/04_predict.ipynb #51d416df
+def subset_stability_selection(X,                                      # features, one row per configuration
+                               y,                                      # gain per configuration
+                               k: int | None = None,                   # subset size (None: the extended-BIC size on all rows)
+                               B: int = 50,                            # complementary pairs of half-samples
+                               threshold: float = 0.75,                # selection probability of the stable set (pi_thr)
+                               seed: int = 0,                          # seed of the half-samples
+                               features: Sequence[str] | None = None,  # feature columns (default: every numeric column)
+                               groups=None,                            # "auto" or FeatureGroups: count selection per group of near-copies
+                               k_max: int = 5,                         # largest size the extended BIC considers
+                               gamma: float = 1.0,                     # extended-BIC gamma
+                              ) -> StabilitySelection:
+    """Complementary-pairs stability selection with best subset of size `k` as the base procedure (on each half, the `k`
+    features whose least-squares fit with intercept has the smallest residual sum of squares), and the Shah-Samworth
+    bound on the expected number of false selections (over groups when `groups` is given)."""
+    from itertools import combinations
+    F, yy, grp, dup = _selection_setup(X, y, features, groups, "subset_stability_selection")
+    if not 0.5 < threshold <= 1: raise ValueError("threshold must be in (0.5, 1] for the error bound")
+    A, yv = F.to_numpy(float), yy.to_numpy(float)
+    n, p = A.shape
+    if n < 6: raise ValueError(f"subset_stability_selection: {n} configurations; need at least 6 (halves of >= 3)")
+    h = n // 2                                      # a half fits at most h - 2 features with an intercept and a residual
+    if k is None: k = len(best_subset(F, yv, k_max=min(k_max, h - 2), gamma=gamma).selected)
+    if not 0 <= k <= min(p, h - 2):
+        raise ValueError(f"subset_stability_selection: k={k} must be in [0, {min(p, h - 2)}] (p={p}, halves of {h})")
+    members = [[F.columns.get_loc(f) for f in m] for m in grp.values()] if grp else [[j] for j in range(p)]
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(B):
+        perm = rng.permutation(n)
+        halves += [perm[:h], perm[h:2 * h]]
+    sel = np.zeros((2 * B, p), bool)                                           # k = 0 selects nothing
+    S = np.array(list(combinations(range(p), k)), dtype=int) if k else None     # (m, k)
+    for b, idx in enumerate(halves if k else []):
+        Z = A[idx] - A[idx].mean(0); sd = Z.std(0); Z = Z / np.where(sd > 0, sd, 1.0)   # RSS is scale-free; scaling conditions
+        yc = yv[idx] - yv[idx].mean()
+        G, c = Z.T @ Z, Z.T @ yc
+        Gs = G[S[:, :, None], S[:, None, :]] + 1e-12 * np.eye(k)                # the jitter only guards exact ties
+        fit = np.einsum("mk,mk->m", np.linalg.solve(Gs, c[S][..., None])[..., 0], c[S])   # explained sum of squares
+        sel[b, S[int(np.argmax(fit))]] = True
+    gsel = np.stack([sel[:, m].any(1) for m in members], axis=1)
+    prob = pd.Series(sel.mean(0), index=F.columns, name="probability").sort_values(ascending=False, kind="stable")
+    gprob = (pd.Series(gsel.mean(0), index=list(grp), name="probability").sort_values(ascending=False, kind="stable")
+             if grp else None)
+    qhat = float(gsel.sum(1).mean())
+    path = pd.DataFrame(sel.mean(0)[None], index=pd.Index([k], name="size"), columns=F.columns)
+    return StabilitySelection(probabilities=prob, selected=tuple(prob.index[prob >= threshold]), threshold=threshold,
+                              path=path, q=qhat, ev_bound=qhat ** 2 / ((2 * threshold - 1) * len(members)), B=B,
+                              n_configs=n, group_probabilities=gprob, groups=grp, duplicates=dup, base="best subset")
+
 # %% ../nbs/04_predict.ipynb #4a51a25d
 def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: float = 0.9, seed: int = 0,
                        weights: Sequence[float] | None = None, shrink: float = 0.1) -> Planted:
@@ -1593,7 +1651,7 @@ def planted_correlated(n: int, corr: pd.DataFrame, relevant: Sequence[str], r2: 
 
 # %% ../nbs/04_predict.ipynb #c74e94d2
 SELECTION_RULES = ("bootstrap-Lasso, plug-in", "bootstrap-Lasso, 1-SE", "CPSS, Lasso path, E[V] <= 1", "CPSS, 1-SE penalty",
-                   "best subset, EBIC")
+                   "best subset, EBIC", "CPSS, best subset")
 
 
 def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs: int = 50, threshold: float = 0.9,
@@ -1602,7 +1660,8 @@ def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs
     planted relevant features (plus the numbers of true and false groups selected). Rules: bootstrap-Lasso strict core
     (group frequency >= `threshold`) at the plug-in or the LassoCV 1-SE penalty; complementary-pairs stability selection
     (CPSS) over the Lasso path with q set for E[V] <= 1 at threshold 0.75; CPSS with the Lasso at the 1-SE penalty
-    (chosen on all configurations) at `threshold`; exhaustive best subset (k <= 5) chosen by the extended BIC, gamma = 1."""
+    (chosen on all configurations) at `threshold`; exhaustive best subset (k <= 5) chosen by the extended BIC, gamma = 1;
+    CPSS with best subset of the extended-BIC size as base procedure at threshold 0.75 (`subset_stability_selection`)."""
     truth = {groups.group_of(f) for f in pl.relevant}
     X = pl.X[list(groups.kept)]
     lam_1se = None
@@ -1623,6 +1682,9 @@ def selection_recovery(pl: Planted, groups: FeatureGroups, B: int = 200, B_pairs
         elif name == "best subset, EBIC":
             bs = best_subset(X, pl.y, k_max=5, gamma=1.0)
             sel, extra = {groups.group_of(f) for f in bs.selected}, {}
+        elif name == "CPSS, best subset":
+            ss = subset_stability_selection(X, pl.y, B=B_pairs, threshold=0.75, seed=seed, groups=groups)
+            sel, extra = set(ss.selected_groups), {"q": ss.q, "ev_bound": ss.ev_bound}
         else: raise ValueError(f"unknown rule {name!r}")
         rows.append({"rule": name, "n_true": len(sel & truth), "n_false": len(sel - truth), "exact": sel == truth,
                      "all_true": truth <= sel, **extra})

@@ -355,8 +355,9 @@ refits the whole nested CV). Folds, permutations and resamples follow the config
 or order.</p>
 <p>Exact linear duplicates are dropped before selection and features with |r| ≥ 0.9 form groups. <b>Bootstrap-Lasso</b>
 resamples configurations B times and records how often the Lasso (LassoCV 1-SE penalty) selects each group; the
-<b>strict core</b> comes from complementary-pairs stability selection (the Lasso at the same penalty on random halves,
-groups selected in at least 90% of them, with the Shah–Samworth bound on false selections). The <b>baselines</b> are
+<b>strict core</b> comes from complementary-pairs stability selection over best subset (on each of 100 random halves
+the best subset of the size the extended BIC picks on all configurations; groups selected in at least 75% of the
+halves, with the Shah–Samworth bound on false selections). The <b>baselines</b> are
 the models a skeptic would try first. The <b>concentration analysis</b> turns the fact that every feature is an average
 (or dispersion) over prompts of a bounded statistic into a prediction interval: a rigorous feature-noise part
 (Hoeffding / McDiarmid-type radii, union bound over features) plus cross-fitted estimates of the estimation error
@@ -389,7 +390,7 @@ def _html_head(s: dict, title: str, timings: dict) -> list:
                       + ", ".join(f"{k} {_f3(v)}" for k, v in nc.items() if k != "overall")))
     cards += [(str(s["n_configs"]), f"configurations × {s['n_prompts']} prompts × N={s['N']}"),
              (_f3(s["gain"]["mean"]), f"mean BoN gain (range {_f3(s['gain']['min'])} … {_f3(s['gain']['max'])})"),
-             (", ".join(s["strict_core_groups"]) or "empty", f"strict core (complementary pairs at the 1-SE penalty, "
+             (", ".join(s["strict_core_groups"]) or "empty", f"strict core (complementary pairs over best subset of size {s['stability_selection']['size']}, "
               f"π ≥ {s['stability_selection']['threshold']}; E[false] ≤ {s['stability_selection']['ev_bound']:.2g})")]
     if s.get("intervals"):
         iv = s["intervals"]
@@ -487,8 +488,8 @@ def _html_stability(res: PipelineResult, s: dict, images: dict) -> list:
              + (f"<p>Features with |r| ≥ 0.9 across configurations carry the same information here and are counted as one "
                 f"group (selected when any member is): {_e('; '.join(multi))}.</p>" if multi else "")
              + f"<p><b>Strict core</b> (complementary-pairs stability selection, Shah &amp; Samworth 2013: {st['B_pairs']} "
-             f"random splits into halves, the Lasso at the LassoCV 1-SE penalty {st['penalty']:.3g} on each half, groups "
-             f"selected in at least {st['threshold']:.0%} of the halves): <b>{_e(', '.join(s['strict_core_groups']) or 'empty')}</b>. "
+             f"random splits into halves; on each half the best subset of {st['size']} features — the size the extended BIC "
+             f"chooses on all configurations — and groups selected in at least {st['threshold']:.0%} of the halves): <b>{_e(', '.join(s['strict_core_groups']) or 'empty')}</b>. "
              f"Bound: {_e(st['bound'])}.</p>"
              f"<p>Bars: share of {s['lasso']['B']} bootstrap resamples in which the Lasso keeps a group, at the 1-SE penalty "
              f"{s['lasso']['alpha']:.3g} (filled) and at the conservative plug-in penalty {s['lasso_plugin']['alpha']:.3g} "
