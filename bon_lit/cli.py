@@ -711,7 +711,7 @@ def _cmd_demo(args) -> int:
     from bon_lit.schema import SchemaError
     from bon_lit.report import demo
     from bon_lit.pipeline import _Progress
-    try: demo(args.out, data_dir=args.data_dir, **_pipeline_kwargs(args))
+    try: demo(args.out, data_dir=args.data_dir, suite=args.suite, **_pipeline_kwargs(args))
     except SchemaError as e:
         _Progress.interrupted(); print(f"bon-lit demo: invalid shipped suite: {e}", file=sys.stderr); return 1
     except (RuntimeError, ValueError) as e:
@@ -757,6 +757,8 @@ def _add_report(sub):
         epilog="example:\n  bon-lit demo --out demo_out")
     _pipeline_options(d)
     d.add_argument("--data-dir", default=None, help="folder with the suite's parquet files (default: the package's bon_lit/data)")
+    d.add_argument("--suite", choices=["legacy", "grid"], default="legacy",
+                   help="which shipped suite: the 20-configuration CPU mini-suite or the post-trained grid (default: %(default)s)")
     d.set_defaults(func=_cmd_demo, out="demo_out")
     r = sub.add_parser("run", help=COMMANDS["run"][1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -813,11 +815,12 @@ def _add_grid(sub):
                        description="Post-train every checkpoint and sample the rm and validation passes of the grid "
                                    "suite (nbs/08c_grid.ipynb). Interrupt at any time; rerun the same command to resume.",
                        epilog="examples:\n  bon-lit build-grid --work grid_build\n"
-                              "  bon-lit build-grid --work grid_build --stages train,sample,orm,ship   # everything, from specs\n"
+                              "  bon-lit build-grid --work grid_build --stages train,sample,orm,score,ship   # everything, from specs\n"
                               "  bon-lit build-grid --work grid_build --stages sample --skip-missing --methods base")
     p.add_argument("--work", default="grid_build", help="working folder for resumable parts (default grid_build)")
-    p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample,orm,ship "
-                   "(orm: train the suite's reward model on the rm pass; ship: grade, ORM-score, write bon_lit/data/grid)")
+    p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample,orm,score,ship "
+                   "(orm: train the suite's reward model on the rm pass; score: ORM-score the complete val configurations, "
+                   "resumable; ship: grade, score what is left, write bon_lit/data/grid)")
     p.add_argument("--families", default=None, help="comma-separated families (default all)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
     p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")

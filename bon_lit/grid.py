@@ -4,16 +4,16 @@
 
 # %% ../nbs/08c_grid.ipynb #8121e112
 from __future__ import annotations
-import json, time, contextlib
+import json, time, contextlib, dataclasses
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .schema import read_table, write_table, provenance, validate_configs, validate_prompts
 
 # %% auto #0
-__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_DIR', 'grid_configs', 'grid_prompts', 'build_grid',
-           'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm', 'score_pass', 'ship_grid', 'load_grid',
-           'method_table', 'selection_table', 'grid_status', 'pq_rows']
+__all__ = ['GRID_TEMPERATURES', 'GRID_DOMAINS', 'GRID_DEFAULTS', 'GRID_STAGES', 'GRID_DIR', 'grid_configs', 'grid_prompts',
+           'build_grid', 'read_pass', 'holdout_prompts', 'majority_scores', 'grid_orm_options', 'grid_orm',
+           'score_pass', 'ship_grid', 'load_grid', 'method_table', 'selection_table', 'grid_status', 'pq_rows']
 
 # %% ../nbs/08c_grid.ipynb #56351a4a
 GRID_TEMPERATURES = (0.7, 1.0)
@@ -88,6 +88,9 @@ def _checkpoint_guard(work: Path, fam: str, meth: str, meta: dict) -> None:
                          "train": {k: (meta.get("train") or {}).get(k) for k in ("steps", "examples", "seconds", "loss_first", "loss_last")}}
     _update_json(path, check_or_add)
 
+GRID_STAGES = ("train", "sample", "orm", "score", "ship")
+"The build's stages, in order: post-train, sample rm and val passes, train the ORM, ORM-score the val pass, ship."
+
 def build_grid(work="grid_build", families=None, methods=None, stages=("train", "sample"), ckpt_root=None,
                progress: bool = True, skip_missing: bool = False, passes=("rm", "val"), **kw) -> dict:
     """Build (or resume) the grid suite in `work`: per checkpoint, post-train it (cached), sample the reward-model pass
@@ -100,6 +103,8 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
     from bon_lit.cpu import CPUBackend
     from bon_lit.schema import atomic_write
     o = {**GRID_DEFAULTS, **kw}
+    bad = sorted(set(stages) - set(GRID_STAGES))
+    if bad: raise ValueError(f"build_grid: unknown stage(s) {bad}; expected a subset of {list(GRID_STAGES)}")
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     tpath = work / "timings.json"
     def record(*path, seconds, add=False):                # re-read under the lock: another process may have written
@@ -135,7 +140,8 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                     _log(f"{key}: sampling the {name} pass ({len(c)} configs × {len(p) // 2} prompts × N={int(c.n_samples.iloc[0])})")
                     sample_table(c, p, work / name, backend, progress=progress)
                     record("sample_s", name, key, seconds=time.time() - t0, add=True)
-    for stage, fn in (("orm", lambda: grid_orm(work, ckpt_root=ckpt_root, progress=progress)),
+    for stage, fn in (("orm", lambda: grid_orm(work, ckpt_root=ckpt_root, progress=progress, **grid_orm_options())),
+                      ("score", lambda: score_pass(work, "val", progress=progress)),
                       ("ship", lambda: ship_grid(work, progress=progress))):
         if stage in stages:
             t0 = time.time(); fn()
@@ -203,9 +209,21 @@ def _auroc_table(df: pd.DataFrame, score: str, ckpt: pd.Series, trained_ckpts) -
             if len(sub): out[f"{dom}/{part}"] = within_prompt_auroc(sub, score)
     return out
 
+def grid_orm_options() -> dict:
+    """The suite's ORM recipe (the `grid_orm` arguments `build_grid` uses): two candidates on the SmolLM2@sft backbone
+    (top 8 blocks trained, Bradley-Terry pairs within a configuration, the LM's own mean log-likelihood plus a head on
+    the last token, 1 epoch, lr 5e-5), one reading completions as they are and one with a calculator's values
+    (`bon_lit.orm.calculator_view`), 600 synthetic prompts x 1 corruption per domain, bf16 scoring, one choice per domain."""
+    from bon_lit.orm import ORMSpec
+    base = ORMSpec(backbone="SmolLM2-135M-Instruct@sft", loss="bt", train_layers=8, pairs_within_config=True,
+                   epochs=1.0, batch_size=16, lr=5e-5, pool="mean_logprob")
+    return dict(variants={"bt": base, "bt+calculator": dataclasses.replace(base, calculator=True)},
+                synthetic_prompts=600, synthetic_negatives=1, scoring_precision="bf16", per_domain=True)
+
 def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3/sft_lora"), losses=("bce", "bt"),
              spec=None, frac: float = 0.25, ckpt_root=None, progress: bool = True, train_checkpoints=None,
-             synthetic_prompts: int = 0, synthetic_negatives: int = 1, scoring_precision: str = "fp32") -> dict:
+             synthetic_prompts: int = 0, synthetic_negatives: int = 1, scoring_precision: str = "fp32",
+             variants: dict | None = None, per_domain: bool = False) -> dict:
     """Train the suite's ORM on the `rm` pass (minus held-out prompts and checkpoints), one candidate per loss, keep the
     best by held-out within-prompt AUROC, and compare with the cheap-feature verifier and majority vote on the same
     held-out rows. `train_checkpoints`: train only on these (default: every checkpoint not held out), so that a rerun
@@ -215,6 +233,10 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     held-out prompts are excluded from them too.
     `scoring_precision`: numeric path of the held-out scoring (`fp32` or `bf16`), recorded with each candidate; the
     suite's passes are scored the same way (`score_pass`), so the AUROC in `orm.json` is the verifier actually used.
+    `variants`: named candidate specs (name -> ORMSpec) instead of one `spec` per loss in `losses`.
+    `per_domain`: choose a candidate per domain (`chosen_by_domain`; each configuration is scored by its domain's
+    ORM — best-of-N only compares samples of one prompt, so a verifier per domain is a verifier); otherwise one
+    candidate, the best mean over domains, for both.
     Candidates are cached by spec and training-data hash under `<ckpt_root>/orm/` (rerun to resume).
     Writes `work/orm.json` (specs, data hashes, weight hashes, AUROCs); returns it."""
     from dataclasses import replace as _replace, asdict
@@ -253,8 +275,8 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     root = Path(ckpt_root) if ckpt_root else checkpoint_root()
     data_hash = _rows_hash(train)
     cands, scores = {}, {}
-    for loss in losses:
-        s = _replace(spec, loss=loss)
+    named = dict(variants) if variants else {loss: _replace(spec, loss=loss) for loss in losses}
+    for loss, s in named.items():
         folder = root / "orm" / f"{s.fingerprint()}-{data_hash}"
         if (folder / "orm.json").exists():
             orm = load_orm(folder); sha = json.loads((folder / "orm.json").read_text())["weights_sha256"]
@@ -267,11 +289,13 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
                        "train": orm.info, "auroc": _auroc_table(t, "reward", ckpt, trained)}
         _log(f"ORM {loss}: " + ", ".join(f"{k} {v['within_prompt']:.3f}" for k, v in cands[loss]["auroc"].items()))
     best = max(cands, key=lambda l: np.mean([cands[l]["auroc"][f"{d}/all"]["within_prompt"] for d in GRID_DOMAINS]))
+    by_domain = {d: (max(cands, key=lambda l: cands[l]["auroc"][f"{d}/all"]["within_prompt"]) if per_domain else best)
+                 for d in GRID_DOMAINS}
     real = train[train.config_id != "synthetic"]           # the cheap verifier needs sampling statistics
     v = train_verifier(real, prompts, embed_model=None)
     cheap = test.assign(reward=v.decision(v.features(test, prompts)))
     maj = test.assign(reward=majority_scores(test))
-    res = {"chosen": best, "candidates": cands, "holdout_checkpoints": list(holdout_checkpoints), "holdout_frac": frac,
+    res = {"chosen": best, "chosen_by_domain": by_domain, "candidates": cands, "holdout_checkpoints": list(holdout_checkpoints), "holdout_frac": frac,
            "train_data_sha256": data_hash, "n_train": int(len(train)), "n_test": int(len(test)),
            "synthetic": {"prompts_per_domain": int(synthetic_prompts), "negatives": int(synthetic_negatives),
                          "rows": int((train.config_id == "synthetic").sum())},
@@ -284,48 +308,63 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
 
 
 # %% ../nbs/08c_grid.ipynb #90811e75
-def _chosen_orm(work: Path):
-    "The chosen ORM of `work/orm.json`, loaded and checked against its recorded weight hash; (orm, record)."
+def _orm_choice(rec: dict) -> dict:
+    "domain -> chosen candidate name of an `orm.json` record (records written before per-domain choice: `chosen` for all)."
+    return rec.get("chosen_by_domain") or {d: rec["chosen"] for d in GRID_DOMAINS}
+
+def _load_checked_orm(cand: dict, path):
+    "A candidate's ORM loaded from its folder and checked against its recorded weight hash."
     from bon_lit.orm import load_orm
     from bon_lit.posttrain import weights_sha256
-    path = work / "orm.json"
-    if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
-    rec = json.loads(path.read_text()); cand = rec["candidates"][rec["chosen"]]
     orm = load_orm(cand["folder"])
     torch = __import__("torch")
     sha = weights_sha256(torch.nn.ModuleDict({"model": orm.model, "head": orm.head}))
     if sha != cand["weights_sha256"]:
         raise RuntimeError(f"ORM in {cand['folder']} has weights {sha[:16]}, not the {cand['weights_sha256'][:16]} recorded in {path}")
-    return orm, rec
+    return orm
+
+def _chosen_orm(work: Path, domain: str | None = None):
+    """The chosen ORM of `work/orm.json` (for `domain`; default: the overall choice), loaded and checked against its
+    recorded weight hash; (orm, record)."""
+    path = work / "orm.json"
+    if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
+    rec = json.loads(path.read_text())
+    name = rec["chosen"] if domain is None else _orm_choice(rec)[domain]
+    return _load_checked_orm(rec["candidates"][name], path), rec
 
 def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> pd.DataFrame:
-    """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward).
-    Resumable: one file per config under `work/name/rewards/`, named by the ORM's weight hash (and `-bf16` when the
-    chosen candidate's `scoring_precision` is bf16: rewards of two numeric paths never mix)."""
+    """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward),
+    each configuration scored by its domain's chosen ORM (`orm.json`'s `chosen_by_domain`). Resumable: one file per
+    config under `work/name/rewards/`, named by that ORM's weight hash (and `-bf16` when the candidate's
+    `scoring_precision` is bf16: rewards of two numeric paths or two ORMs never mix). An ORM is loaded only when a
+    configuration still needs it."""
     from bon_lit.orm import score_samples_orm
     from bon_lit.sampling import _safe_name
     from tqdm import tqdm
     work = Path(work)
-    orm, rec = _chosen_orm(work)
-    cand = rec["candidates"][rec["chosen"]]
-    precision = cand.get("scoring_precision", "fp32")
-    sha = cand["weights_sha256"][:12] + ("" if precision == "fp32" else f"-{precision}")
-    samples, _ = read_pass(work, name)
+    path = work / "orm.json"
+    if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
+    rec = json.loads(path.read_text()); choice = _orm_choice(rec)
+    samples, configs = read_pass(work, name)
+    domain_of = dict(zip(configs.config_id, configs.domain))
     prompts = read_table(work / f"prompts_{name}.parquet")
     rdir = work / name / "rewards"; rdir.mkdir(parents=True, exist_ok=True)
-    out = []
+    loaded, out = {}, []
     for cid, g in tqdm(samples.groupby("config_id", sort=False), desc=f"ORM scoring ({name})", disable=not progress):
-        path = rdir / f"{_safe_name(cid)}-{sha}.parquet"
-        if path.exists():
-            r = read_table(path)
+        cname = choice[domain_of[cid]]; cand = rec["candidates"][cname]
+        precision = cand.get("scoring_precision", "fp32")
+        sha = cand["weights_sha256"][:12] + ("" if precision == "fp32" else f"-{precision}")
+        rpath = rdir / f"{_safe_name(cid)}-{sha}.parquet"
+        if rpath.exists():
+            r = read_table(rpath)
         else:
+            if cname not in loaded: loaded[cname] = _load_checked_orm(cand, path)
             r = g[["config_id", "prompt_id", "sample_idx"]].assign(
-                reward=score_samples_orm(orm, g, prompts, progress=False, precision=precision))
-            write_table(r, path, provenance(stage="orm_scoring", orm_weights_sha256=cand["weights_sha256"],
-                                            scoring_precision=precision))
+                reward=score_samples_orm(loaded[cname], g, prompts, progress=False, precision=precision))
+            write_table(r, rpath, provenance(stage="orm_scoring", orm_candidate=cname, orm_weights_sha256=cand["weights_sha256"],
+                                             scoring_precision=precision))
         out.append(r)
     return pd.concat(out, ignore_index=True)
-
 
 # %% ../nbs/08c_grid.ipynb #31921ac0
 GRID_DIR = Path(__file__).parent / "data" / "grid" if "__file__" in globals() else Path("../bon_lit/data/grid")
@@ -354,7 +393,8 @@ def ship_grid(work="grid_build", out_dir=None, allow_partial: bool = False, prog
                       checkpoints=json.loads((work / "checkpoints.json").read_text()),
                       orm={k: orm[k] for k in ("chosen", "holdout_checkpoints", "holdout_frac", "train_data_sha256",
                                                "n_train", "train_checkpoints", "baselines")} |
-                          {"candidate": orm["candidates"][orm["chosen"]]},
+                          {"chosen_by_domain": _orm_choice(orm),
+                           "candidates": {c: orm["candidates"][c] for c in sorted(set(_orm_choice(orm).values()))}},
                       timings=json.loads((work / "timings.json").read_text()) if (work / "timings.json").exists() else {},
                       missing_configs=missing)
     with atomic_folder(out_dir) as tmp:

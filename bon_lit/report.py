@@ -612,15 +612,18 @@ def render_html(res: PipelineResult, images: dict, title: str = "bon_lit report"
             + "\n".join(P) + "</main></body></html>\n")
 
 # %% ../nbs/08b_report.ipynb #cf3a1d95
-def demo(out="demo_out", data_dir=None, **kwargs) -> PipelineResult:
-    """Run the whole pipeline on the real CPU mini-suite shipped with the package (`bon_lit.suite.load_suite(data_dir)`);
-    writes `out/report.html` and `out/summary.json`. `kwargs` go to `run_report` (title) and `run_pipeline`."""
+def demo(out="demo_out", data_dir=None, suite: str = "legacy", **kwargs) -> PipelineResult:
+    """Run the whole pipeline on a real suite shipped with the package (`bon_lit.suite.load_suite(data_dir, suite)`:
+    "legacy", the 20-configuration CPU mini-suite, or "grid"); writes `out/report.html` and `out/summary.json`.
+    `kwargs` go to `run_report` (title) and `run_pipeline`."""
     try:
         from bon_lit.suite import load_suite
-        suite = load_suite(data_dir) if data_dir is not None else load_suite()
+        s = load_suite(data_dir, name=suite)
     except (ImportError, FileNotFoundError) as e:
-        raise RuntimeError(f"the shipped suite is not available in this install ({e}); use `bon-lit run --samples ... "
+        raise RuntimeError(f"the shipped {suite} suite is not available in this install ({e}); use `bon-lit run --samples ... "
                            "--configs ... --prompts ...` on your own tables") from e
-    kwargs.setdefault("title", "bon_lit report: the shipped CPU mini-suite")
-    kwargs.setdefault("source", "bon_lit.suite.load_suite() (bon_lit/data)")
-    return run_report(suite.samples, suite.configs, suite.prompts, out, **kwargs)
+    what = "the shipped CPU mini-suite" if suite == "legacy" else f"the shipped {suite} suite"
+    kwargs.setdefault("title", f"bon_lit report: {what}")
+    kwargs.setdefault("source", f"bon_lit.suite.load_suite(name={suite!r}) (bon_lit/data)" if suite != "legacy"
+                      else "bon_lit.suite.load_suite() (bon_lit/data)")
+    return run_report(s.samples, s.configs, s.prompts, out, **kwargs)

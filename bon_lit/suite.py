@@ -10,8 +10,8 @@ from .schema import read_table, validate_configs, validate_prompts
 from .simulate import Suite
 
 # %% auto #0
-__all__ = ['SUITE_FAMILIES', 'SUITE_METHODS', 'SUITE_DOMAINS', 'SUITE_DEFAULTS', 'DATA_DIR', 'suite_configs', 'suite_prompts',
-           'load_suite']
+__all__ = ['SUITE_FAMILIES', 'SUITE_METHODS', 'SUITE_DOMAINS', 'SUITE_DEFAULTS', 'DATA_DIR', 'SUITE_NAMES', 'suite_configs',
+           'suite_prompts', 'load_suite']
 
 # %% ../nbs/08a_suite.ipynb #24d846ce
 SUITE_FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -45,15 +45,23 @@ def suite_prompts(n_val: int = 64, n_train: int = 24, seed: int = 0) -> tuple[pd
     return validate_prompts(val), validate_prompts(train)
 
 # %% ../nbs/08a_suite.ipynb #2e82a512
-def load_suite(data_dir=None) -> Suite:
-    """The shipped real suite as a `Suite` (the shape `simulate_suite` returns, without population truths): samples,
-    configs and prompts, provenance in each table's `attrs`."""
-    d = Path(data_dir) if data_dir else DATA_DIR
-    path = d / "suite_samples.parquet"
+SUITE_NAMES = {"legacy": ("suite_", ""), "grid": ("grid_", "grid")}
+"Shipped suites: name -> (table file prefix, folder under `bon_lit/data`)."
+
+def load_suite(data_dir=None, name: str = "legacy") -> Suite:
+    """A shipped real suite as a `Suite` (the shape `simulate_suite` returns, without population truths): samples,
+    configs and prompts, provenance in each table's `attrs`. `name`: "legacy" (the 20-configuration mini-suite of this
+    notebook) or "grid" (post-trained checkpoints × domains × temperatures, [08c_grid](08c_grid.ipynb)); `data_dir`
+    overrides the folder."""
+    if name not in SUITE_NAMES: raise ValueError(f"unknown suite {name!r}; expected one of {sorted(SUITE_NAMES)}")
+    prefix, sub = SUITE_NAMES[name]
+    d = Path(data_dir) if data_dir else DATA_DIR / sub
+    path = d / f"{prefix}samples.parquet"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: the real suite has not been built/shipped yet; "
-                                "run `bon-lit build-suite` (hours on 2 cores, resumable)")
-    samples, configs = read_table(path), read_table(d / "suite_configs.parquet")
+        how = ("run `bon-lit build-suite` (hours on 2 cores, resumable)" if name == "legacy" else
+               "run `bon-lit build-grid` (many hours on 2 cores, resumable), then `bon_lit.grid.ship_grid`")
+        raise FileNotFoundError(f"{path} not found: the {name} suite has not been built/shipped yet; {how}")
+    samples, configs = read_table(path), read_table(d / f"{prefix}configs.parquet")
     seed = samples.attrs.get("provenance", {}).get("options", {}).get("seed")
-    return Suite(samples, configs, read_table(d / "suite_prompts.parquet"), n_samples=int(configs["n_samples"].max()),
+    return Suite(samples, configs, read_table(d / f"{prefix}prompts.parquet"), n_samples=int(configs["n_samples"].max()),
                  seed=None if seed is None else int(seed))

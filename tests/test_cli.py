@@ -36,3 +36,14 @@ def test_help_has_examples():
     for sub in ("simulate", "validate"):
         r = run(sub, "--help")
         assert r.returncode == 0 and "example" in r.stdout
+
+
+def test_demo_names_the_missing_suite(tmp_path):
+    "`bon-lit demo --suite grid` on a folder without the grid's tables stops before any work and says how to build it."
+    (tmp_path / "empty").mkdir()
+    r = run("demo", "--suite", "grid", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--quiet")
+    fct.test_eq(r.returncode, 2)
+    assert "grid suite is not available" in r.stderr and "ship_grid" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+    r = run("demo", "--suite", "huge")
+    assert r.returncode != 0 and "invalid choice" in r.stderr
