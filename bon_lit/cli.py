@@ -596,18 +596,21 @@ def _cmd_fit(args) -> int:
     import numpy as np
     import matplotlib.pyplot as plt   # figures are only saved and closed, never shown
     from bon_lit.schema import atomic_folder
-    from bon_lit.predict import (GainPredictor, read_features_table, bootstrap_lasso, cv_evaluate, stability_selection,
-                                 baseline_table)
+    from bon_lit.predict import (GainPredictor, read_features_table, bootstrap_lasso, cv_evaluate,
+                                 subset_stability_selection, baseline_table)
     try:
         X, y, meta, notes = read_features_table(args.features, target=args.target, exclude=_parse_groups(args.exclude))
         swap = contextlib.ExitStack()            # every file goes to a temp folder, swapped in as a whole at the end
         out = swap.enter_context(atomic_folder(args.out))
         kw = dict(n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
         bl = bootstrap_lasso(X, y, B=args.B, threshold=args.threshold, n_jobs=args.n_jobs, seed=args.seed)
+        # the strict core, as in `bon-lit run`: complementary pairs over best subset, groups of near-copies
+        ss = subset_stability_selection(X, y, seed=args.seed, groups="auto")
         if args.features_set == "all": feats = None
         elif args.features_set in ("core", "core+entropy"):
-            feats = list(bl.core)
-            if not feats: raise ValueError("the strict core is empty; use --features all or a lower --threshold")
+            feats = list(ss.core)
+            if not feats: raise ValueError("the strict core is empty (complementary pairs over best subset kept no group); "
+                                           "use --features all or name the features")
             if args.features_set == "core+entropy" and "token_entropy_mean" in X.columns and "token_entropy_mean" not in feats:
                 feats.append("token_entropy_mean")
         else: feats = _parse_groups([args.features_set])
@@ -618,13 +621,12 @@ def _cmd_fit(args) -> int:
             if g not in meta.columns: raise ValueError(f"--groups column {g!r} not in the table's metadata columns {list(meta.columns)}")
             if meta[g].nunique() < 2: notes.append(f"leave-one-{g}-out skipped: a single {g}"); continue
             cvs[f"logo:{g}"] = cv_evaluate(X, y, groups=meta, scheme=g, predictor=GainPredictor(features=feats), **kw)
-        ss = stability_selection(X, y, seed=args.seed, q=max(2.0, np.sqrt(0.5 * X.shape[1])))
-        bt = baseline_table(X, y, core=bl.core, n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
+        bt = baseline_table(X, y, core=list(ss.core), n_boot=args.n_boot, n_perm=args.n_perm, top_k=args.top_k, seed=args.seed)
         bl.tidy().to_csv(out / "frequencies.csv", index=False)
         ss.tidy().to_csv(out / "stability.csv", index=False)
         bt.tidy().to_csv(out / "baselines.csv", index=False)
         report = {"features_file": str(args.features), "target": args.target, "n_configs": len(X),
-                  "features": pred.features_, "alpha": pred.alpha_, "core": list(bl.core), "lasso": bl.glance().iloc[0].to_dict(),
+                  "features": pred.features_, "alpha": pred.alpha_, "core": list(ss.core), "lasso": bl.glance().iloc[0].to_dict(),
                   "stability_selection": ss.glance().iloc[0].to_dict(), "notes": notes + list(bt.notes),
                   "cv": {k: {"glance": r.glance().iloc[0].to_dict(), "tidy": r.tidy().to_dict(orient="records"),
                              "oof": r.oof.to_dict()} for k, r in cvs.items()}}
@@ -639,7 +641,7 @@ def _cmd_fit(args) -> int:
         return 2
     for n_ in notes: print(f"note: {n_}")
     for k, r in cvs.items(): print(f"[{k}]\n{r}")
-    print(bl); print(bt)
+    print(bl); print(ss); print(bt)
     print(f"wrote {args.out}/predictor.joblib, cv.json, frequencies.csv, stability.csv, baselines.csv and figures")
     return 0
 
@@ -673,7 +675,9 @@ def _add_predict(sub):
     p.add_argument("--features", dest="features_set", default="all",
                    help="features of the saved predictor: all (default), core, core+entropy, or a comma-separated list")
     p.add_argument("--n-boot", type=int, default=1000); p.add_argument("--n-perm", type=int, default=1000)
-    p.add_argument("--B", type=int, default=1000, help="bootstrap-Lasso resamples"); p.add_argument("--threshold", type=float, default=0.9)
+    p.add_argument("--B", type=int, default=1000, help="bootstrap-Lasso resamples"); p.add_argument("--threshold", type=float, default=0.9,
+        help="bootstrap-Lasso frequency that marks a feature as stable in frequencies.csv (the strict core comes from "
+             "complementary pairs over best subset, as in `bon-lit run`)")
     p.add_argument("--top-k", type=int, default=5); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=1,
                    help="joblib workers for bootstrap-Lasso (default 1: for tens of configurations the batched solver takes "

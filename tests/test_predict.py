@@ -505,3 +505,19 @@ def test_feature_groups_drop_exact_duplicates_and_group_near_copies():
     ss = stability_selection(X, y, B=30, threshold=0.9, groups="auto", lambdas=[bl.alpha], seed=0)
     assert "a / a2" in ss.selected_groups and ss.core[0] in ("a", "a2")
     fct.test_close(ss.ev_bound, ss.q ** 2 / ((2 * 0.9 - 1) * 4), eps=1e-12)
+
+
+def test_cli_fit_core_is_the_pipelines_strict_core(lit, tmp_path):
+    "`fit --features core` saves a predictor on the strict core `bon-lit run` would report (CPSS over best subset)."
+    tab = lit.X.join(lit.groups).assign(gain=lit.y)
+    tab.reset_index().to_csv(tmp_path / "features.csv", index=False)
+    parser = build_parser(["fit"])
+    args = parser.parse_args(["fit", str(tmp_path / "features.csv"), "--out", str(tmp_path / "res"), "--features", "core",
+                              "--n-boot", "50", "--n-perm", "20", "--B", "100"])
+    assert args.func(args) == 0
+    rep = json.loads((tmp_path / "res" / "cv.json").read_text())
+    from bon_lit.predict import subset_stability_selection
+    want = subset_stability_selection(lit.X, lit.y, seed=0, groups="auto").core
+    assert len(want) >= 2                                      # the planted suite has a recoverable core
+    fct.test_eq(rep["core"], list(want)); fct.test_eq(rep["features"], list(want))
+    assert set(want) <= set(lit.relevant)                      # and it holds no feature outside the planted ones
