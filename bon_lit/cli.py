@@ -804,7 +804,8 @@ def _cmd_build_grid(args) -> int:
     if args.status:
         st = grid_status(args.work, split(args.families), split(args.methods), args.n_val)
         print(st.to_string(index=False))
-        print(f"samples: {int(st.done.sum()):,} of {int(st.planned.sum()):,}; ETA at the measured rates: {st.eta_h.sum():.1f} h")
+        print(f"samples: {int(st.done.sum()):,} of {int(st.planned.sum()):,}; ETA at the measured rates: {st.eta_h.sum():.1f} h; "
+              f"val configurations ORM-scored: {int(st.scored.sum())}")
         return 0
     build_grid(args.work, split(args.families), split(args.methods), tuple(args.stages.split(",")), args.ckpt_root,
                skip_missing=args.skip_missing, passes=tuple(args.passes.split(",")), n_val=args.n_val)

@@ -463,11 +463,18 @@ def selection_table(samples: pd.DataFrame, configs: pd.DataFrame, reward: str = 
 # %% ../nbs/08c_grid.ipynb #a3363fa9
 def grid_status(work="grid_build", families=None, methods=None, n_val: int | None = None) -> pd.DataFrame:
     """Progress of a grid build from its folder alone: per (checkpoint, pass) samples done / planned, wall seconds of the
-    finished parts, samples per wall second, and the ETA (hours) of the rest (family mean rate when none is measured)."""
+    finished parts, samples per wall second, the ETA (hours) of the rest (family mean rate when none is measured), and
+    for the val pass how many configurations already have rewards from their domain's chosen ORM (`scored`)."""
     from bon_lit.posttrain import FAMILIES, METHODS
     from bon_lit.sampling import parts_timing, _safe_name
     work = Path(work); o = GRID_DEFAULTS
     n_val = n_val or o["n_val"]
+    tag = {}                                              # domain -> rewards-file suffix of its chosen ORM
+    if (work / "orm.json").exists():
+        rec = json.loads((work / "orm.json").read_text())
+        for d, c in _orm_choice(rec).items():
+            cand = rec["candidates"][c]; prec = cand.get("scoring_precision", "fp32")
+            tag[d] = cand["weights_sha256"][:12] + ("" if prec == "fp32" else f"-{prec}")
     rows = []
     for fam in (families or FAMILIES):
         for meth in (methods or METHODS):
@@ -480,8 +487,11 @@ def grid_status(work="grid_build", families=None, methods=None, n_val: int | Non
                         t = parts_timing(cdir)
                         wall += t["wall_s"]; timed += t["n_samples_timed"]
                         done += sum(pq_rows(f) for f in cdir.glob("*.parquet"))
+                scored = (sum((work / name / "rewards" / f"{_safe_name(c)}-{tag[d]}.parquet").exists()
+                              for c, d in zip(cfgs.config_id, cfgs.domain) if d in tag) if name == "val" else 0)
                 rows.append(dict(family=fam, method=meth, sampling_pass=name, done=done, planned=len(cfgs) * n_prompts * n,
-                                 wall_s=round(wall, 1), timed=timed, rate=timed / wall if wall > 0 else np.nan))
+                                 wall_s=round(wall, 1), timed=timed, rate=timed / wall if wall > 0 else np.nan,
+                                 scored=scored))
     st = pd.DataFrame(rows)
     fam = st.groupby("family")[["timed", "wall_s"]].sum()
     fam_rate = (fam.timed / fam.wall_s.where(fam.wall_s > 0)).to_dict()     # pooled over the family's measured passes
