@@ -1539,10 +1539,26 @@ class BestSubset:
     def __repr__(self): return f"BestSubset(k={len(self.selected)}, selected={list(self.selected)}, EBIC gamma={self.gamma})"
 
 # %% ../nbs/04_predict.ipynb #7438fecb
+def _best_of_size(G, c, k: int, chunk: int = 20_000) -> tuple:
+    """The size-`k` subset S maximising the explained sum of squares c_S' G_SS^-1 c_S (smallest RSS), searched over all
+    C(p, k) subsets in chunks (memory stays bounded for any p); ties go to the first subset in lexicographic order.
+    Returns (indices, explained SS)."""
+    from itertools import combinations, islice
+    it = combinations(range(len(c)), k)
+    best, best_fit = None, -np.inf
+    while True:
+        S = np.array(list(islice(it, chunk)), dtype=int).reshape(-1, k)
+        if not len(S): return best, best_fit
+        Gs = G[S[:, :, None], S[:, None, :]] + 1e-12 * np.eye(k)     # (m, k, k); the jitter only guards exact ties
+        cs = c[S]
+        fit = np.einsum("mk,mk->m", np.linalg.solve(Gs, cs[..., None])[..., 0], cs)
+        j = int(np.argmax(fit))
+        if fit[j] > best_fit: best, best_fit = tuple(S[j]), float(fit[j])
+
+
 def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestSubset:
     """Exhaustive best-subset regression on standardised `X` (with intercept) for every size 0..`k_max`, the size chosen
     by the extended BIC `n log(RSS/n) + k log n + 2 gamma log C(p, k)` (Chen & Chen 2008)."""
-    from itertools import combinations
     from math import comb, log
     F = check_features(X, where="best_subset")
     A = F.to_numpy(float); yv = np.asarray(y, float)
@@ -1554,13 +1570,8 @@ def best_subset(X: pd.DataFrame, y, k_max: int = 5, gamma: float = 1.0) -> BestS
     G, c, yy = Z.T @ Z, Z.T @ yc, float(yc @ yc)
     rows = [{"k": 0, "features": (), "rss": yy}]
     for k in range(1, min(k_max, p, n - 2) + 1):
-        S = np.array(list(combinations(range(p), k)))                  # (m, k)
-        Gs = G[S[:, :, None], S[:, None, :]] + 1e-12 * np.eye(k)     # (m, k, k); the jitter only guards exact ties
-        cs = c[S]
-        b = np.linalg.solve(Gs, cs[..., None])[..., 0]
-        rss = yy - np.einsum("mk,mk->m", b, cs)
-        j = int(np.argmin(rss))
-        rows.append({"k": k, "features": tuple(F.columns[S[j]]), "rss": float(max(rss[j], 1e-300))})
+        idx, fit = _best_of_size(G, c, k)
+        rows.append({"k": k, "features": tuple(F.columns[list(idx)]), "rss": float(max(yy - fit, 1e-300))})
     path = pd.DataFrame(rows)
     path["ebic"] = [n * log(r / n) + k * log(n) + 2 * gamma * log(comb(p, k)) for k, r in zip(path.k, path.rss)]
     path["p"] = p
@@ -1582,7 +1593,6 @@ def subset_stability_selection(X,                                      # feature
     """Complementary-pairs stability selection with best subset of size `k` as the base procedure (on each half, the `k`
     features whose least-squares fit with intercept has the smallest residual sum of squares), and the Shah-Samworth
     bound on the expected number of false selections (over groups when `groups` is given)."""
-    from itertools import combinations
     F, yy, grp, dup = _selection_setup(X, y, features, groups, "subset_stability_selection")
     if not 0.5 < threshold <= 1: raise ValueError("threshold must be in (0.5, 1] for the error bound")
     A, yv = F.to_numpy(float), yy.to_numpy(float)
@@ -1599,14 +1609,10 @@ def subset_stability_selection(X,                                      # feature
         perm = rng.permutation(n)
         halves += [perm[:h], perm[h:2 * h]]
     sel = np.zeros((2 * B, p), bool)                                           # k = 0 selects nothing
-    S = np.array(list(combinations(range(p), k)), dtype=int) if k else None     # (m, k)
     for b, idx in enumerate(halves if k else []):
         Z = A[idx] - A[idx].mean(0); sd = Z.std(0); Z = Z / np.where(sd > 0, sd, 1.0)   # RSS is scale-free; scaling conditions
         yc = yv[idx] - yv[idx].mean()
-        G, c = Z.T @ Z, Z.T @ yc
-        Gs = G[S[:, :, None], S[:, None, :]] + 1e-12 * np.eye(k)                # the jitter only guards exact ties
-        fit = np.einsum("mk,mk->m", np.linalg.solve(Gs, c[S][..., None])[..., 0], c[S])   # explained sum of squares
-        sel[b, S[int(np.argmax(fit))]] = True
+        sel[b, list(_best_of_size(Z.T @ Z, Z.T @ yc, k)[0])] = True
     gsel = np.stack([sel[:, m].any(1) for m in members], axis=1)
     prob = pd.Series(sel.mean(0), index=F.columns, name="probability").sort_values(ascending=False, kind="stable")
     gprob = (pd.Series(gsel.mean(0), index=list(grp), name="probability").sort_values(ascending=False, kind="stable")
