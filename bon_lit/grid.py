@@ -323,14 +323,10 @@ def _load_checked_orm(cand: dict, path):
         raise RuntimeError(f"ORM in {cand['folder']} has weights {sha[:16]}, not the {cand['weights_sha256'][:16]} recorded in {path}")
     return orm
 
-def _chosen_orm(work: Path, domain: str | None = None):
-    """The chosen ORM of `work/orm.json` (for `domain`; default: the overall choice), loaded and checked against its
-    recorded weight hash; (orm, record)."""
-    path = work / "orm.json"
-    if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
-    rec = json.loads(path.read_text())
-    name = rec["chosen"] if domain is None else _orm_choice(rec)[domain]
-    return _load_checked_orm(rec["candidates"][name], path), rec
+def _rewards_tag(cand: dict) -> str:
+    "Suffix of a candidate's rewards files: its weight hash, and `-bf16` when it scores in bf16."
+    prec = cand.get("scoring_precision", "fp32")
+    return cand["weights_sha256"][:12] + ("" if prec == "fp32" else f"-{prec}")
 
 def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> pd.DataFrame:
     """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward),
@@ -353,8 +349,7 @@ def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> p
     for cid, g in tqdm(samples.groupby("config_id", sort=False), desc=f"ORM scoring ({name})", disable=not progress):
         cname = choice[domain_of[cid]]; cand = rec["candidates"][cname]
         precision = cand.get("scoring_precision", "fp32")
-        sha = cand["weights_sha256"][:12] + ("" if precision == "fp32" else f"-{precision}")
-        rpath = rdir / f"{_safe_name(cid)}-{sha}.parquet"
+        rpath = rdir / f"{_safe_name(cid)}-{_rewards_tag(cand)}.parquet"
         if rpath.exists():
             r = read_table(rpath)
         else:
@@ -472,9 +467,7 @@ def grid_status(work="grid_build", families=None, methods=None, n_val: int | Non
     tag = {}                                              # domain -> rewards-file suffix of its chosen ORM
     if (work / "orm.json").exists():
         rec = json.loads((work / "orm.json").read_text())
-        for d, c in _orm_choice(rec).items():
-            cand = rec["candidates"][c]; prec = cand.get("scoring_precision", "fp32")
-            tag[d] = cand["weights_sha256"][:12] + ("" if prec == "fp32" else f"-{prec}")
+        tag = {d: _rewards_tag(rec["candidates"][c]) for d, c in _orm_choice(rec).items()}
     rows = []
     for fam in (families or FAMILIES):
         for meth in (methods or METHODS):
