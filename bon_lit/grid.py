@@ -141,7 +141,7 @@ def build_grid(work="grid_build", families=None, methods=None, stages=("train", 
                     sample_table(c, p, work / name, backend, progress=progress)
                     record("sample_s", name, key, seconds=time.time() - t0, add=True)
     for stage, fn in (("orm", lambda: grid_orm(work, ckpt_root=ckpt_root, progress=progress, **grid_orm_options())),
-                      ("score", lambda: score_pass(work, "val", progress=progress)),
+                      ("score", lambda: score_pass(work, "val", progress=progress, families=families, methods=methods)),
                       ("ship", lambda: ship_grid(work, progress=progress))):
         if stage in stages:
             t0 = time.time(); fn()
@@ -328,12 +328,14 @@ def _rewards_tag(cand: dict) -> str:
     prec = cand.get("scoring_precision", "fp32")
     return cand["weights_sha256"][:12] + ("" if prec == "fp32" else f"-{prec}")
 
-def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> pd.DataFrame:
+def score_pass(work="grid_build", name: str = "val", progress: bool = True, families=None, methods=None) -> pd.DataFrame:
     """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward),
     each configuration scored by its domain's chosen ORM (`orm.json`'s `chosen_by_domain`). Resumable: one file per
     config under `work/name/rewards/`, named by that ORM's weight hash (and `-bf16` when the candidate's
     `scoring_precision` is bf16: rewards of two numeric paths or two ORMs never mix). An ORM is loaded only when a
-    configuration still needs it."""
+    configuration still needs it. `families` / `methods`: score (and return) only those checkpoints' configurations, so
+    that two processes can share the work on two cores (each configuration is written atomically, so an overlap costs
+    time, never data)."""
     from bon_lit.orm import score_samples_orm
     from bon_lit.sampling import _safe_name
     from tqdm import tqdm
@@ -342,6 +344,12 @@ def score_pass(work="grid_build", name: str = "val", progress: bool = True) -> p
     if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
     rec = json.loads(path.read_text()); choice = _orm_choice(rec)
     samples, configs = read_pass(work, name)
+    for col, keep in (("family", families), ("method", methods)):
+        if keep is None: continue
+        bad = sorted(set(keep) - set(configs[col]))
+        if bad: raise ValueError(f"score_pass: no complete configuration of {name!r} has {col} {bad}; present: {sorted(set(configs[col]))}")
+        configs = configs[configs[col].isin(set(keep))]
+    samples = samples[samples.config_id.isin(set(configs.config_id))]
     domain_of = dict(zip(configs.config_id, configs.domain))
     prompts = read_table(work / f"prompts_{name}.parquet")
     rdir = work / name / "rewards"; rdir.mkdir(parents=True, exist_ok=True)
