@@ -37,7 +37,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['bon_lit', 'bon_lit.*']),
     include_package_data = True,
-    package_data = {'bon_lit': ['data/*.parquet', 'data/*.json', 'data/*.joblib']},
+    package_data = {'bon_lit': ['data/*.parquet', 'data/*.json', 'data/*.joblib', 'data/grid/*.parquet']},
     install_requires = requirements,
     extras_require = extras,
     dev_requirements = dev_requirements,

@@ -826,7 +826,7 @@ def _add_grid(sub):
     p.add_argument("--stages", default="train,sample", help="comma-separated subset of train,sample,orm,score,ship "
                    "(orm: train the suite's reward model on the rm pass; score: ORM-score the complete val configurations, "
                    "resumable; ship: grade, score what is left, write bon_lit/data/grid)")
-    p.add_argument("--families", default=None, help="comma-separated families (default all)")
+    p.add_argument("--families", default=None, help="comma-separated families (default all; the score stage scores only their configurations, so two processes can share it)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default all, in recipe order)")
     p.add_argument("--ckpt-root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
     p.add_argument("--skip-missing", action="store_true", help="sample stage: skip checkpoints that are not built yet")
