@@ -328,12 +328,13 @@ def _rewards_tag(cand: dict) -> str:
     prec = cand.get("scoring_precision", "fp32")
     return cand["weights_sha256"][:12] + ("" if prec == "fp32" else f"-{prec}")
 
-def score_pass(work="grid_build", name: str = "val", progress: bool = True, families=None, methods=None) -> pd.DataFrame:
+def score_pass(work="grid_build", name: str = "val", progress: bool = True, families=None, methods=None,
+               domains=None) -> pd.DataFrame:
     """ORM reward of every sample of the complete configs of pass `name`: (config_id, prompt_id, sample_idx, reward),
     each configuration scored by its domain's chosen ORM (`orm.json`'s `chosen_by_domain`). Resumable: one file per
     config under `work/name/rewards/`, named by that ORM's weight hash (and `-bf16` when the candidate's
     `scoring_precision` is bf16: rewards of two numeric paths or two ORMs never mix). An ORM is loaded only when a
-    configuration still needs it. `families` / `methods`: score (and return) only those checkpoints' configurations, so
+    configuration still needs it. `families` / `methods` / `domains`: score (and return) only those configurations, so
     that two processes can share the work on two cores (each configuration is written atomically, so an overlap costs
     time, never data)."""
     from bon_lit.orm import score_samples_orm
@@ -344,7 +345,7 @@ def score_pass(work="grid_build", name: str = "val", progress: bool = True, fami
     if not path.exists(): raise FileNotFoundError(f"{path} not found: train the suite's ORM first (grid_orm / bon-lit build-grid --stages orm)")
     rec = json.loads(path.read_text()); choice = _orm_choice(rec)
     samples, configs = read_pass(work, name)
-    for col, keep in (("family", families), ("method", methods)):
+    for col, keep in (("family", families), ("method", methods), ("domain", domains)):
         if keep is None: continue
         bad = sorted(set(keep) - set(configs[col]))
         if bad: raise ValueError(f"score_pass: no complete configuration of {name!r} has {col} {bad}; present: {sorted(set(configs[col]))}")
