@@ -761,8 +761,8 @@ def _add_report(sub):
         epilog="example:\n  bon-lit demo --out demo_out")
     _pipeline_options(d)
     d.add_argument("--data-dir", default=None, help="folder with the suite's parquet files (default: the package's bon_lit/data)")
-    d.add_argument("--suite", choices=["legacy", "grid"], default="legacy",
-                   help="which shipped suite: the 20-configuration CPU mini-suite or the post-trained grid (default: %(default)s)")
+    d.add_argument("--suite", choices=["legacy", "grid"], default="grid",
+                   help="which shipped suite: the post-trained grid (48 configurations) or the 20-configuration legacy mini-suite (default: %(default)s)")
     d.set_defaults(func=_cmd_demo, out="demo_out")
     r = sub.add_parser("run", help=COMMANDS["run"][1],
         formatter_class=argparse.RawDescriptionHelpFormatter,

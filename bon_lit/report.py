@@ -612,9 +612,10 @@ def render_html(res: PipelineResult, images: dict, title: str = "bon_lit report"
             + "\n".join(P) + "</main></body></html>\n")
 
 # %% ../nbs/08b_report.ipynb #cf3a1d95
-def demo(out="demo_out", data_dir=None, suite: str = "legacy", **kwargs) -> PipelineResult:
+def demo(out="demo_out", data_dir=None, suite: str = "grid", **kwargs) -> PipelineResult:
     """Run the whole pipeline on a real suite shipped with the package (`bon_lit.suite.load_suite(data_dir, suite)`:
-    "legacy", the 20-configuration CPU mini-suite, or "grid"); writes `out/report.html` and `out/summary.json`.
+    "grid", the 48 configurations of post-trained checkpoints scored by the learned ORM (the default), or "legacy", the
+    20-configuration CPU mini-suite); writes `out/report.html` and `out/summary.json`.
     `kwargs` go to `run_report` (title) and `run_pipeline`."""
     try:
         from bon_lit.suite import load_suite

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import fastcore.test as fct
 
-BUDGET = ["--B", "50", "--n-perm", "50", "--n-boot", "50", "--quiet"]     # a quick but complete run
+BUDGET = ["--suite", "legacy", "--B", "50", "--n-perm", "50", "--n-boot", "50", "--quiet"]     # a quick but complete run
 
 
 def demo(out, seed, **kw):

@@ -47,3 +47,22 @@ def test_demo_names_the_missing_suite(tmp_path):
     assert not (tmp_path / "o").exists()
     r = run("demo", "--suite", "huge")
     assert r.returncode != 0 and "invalid choice" in r.stderr
+
+
+def test_demo_defaults_to_the_grid_suite(tmp_path):
+    """`bon-lit demo` with no --suite runs on the shipped grid suite: 48 configurations, both domains, the within-domain
+    results and the noise ceiling per domain in summary.json, and the legacy suite still loads by name."""
+    import json
+    from bon_lit.suite import load_suite
+    grid = load_suite(name="grid")
+    fct.test_eq(len(grid.configs), 48)
+    fct.test_eq(grid.prompts.groupby("domain").size().to_dict(), {"math": 256, "reasoning": 256})
+    fct.test_eq(len(load_suite(name="legacy").configs), 20)
+    r = run("demo", "--out", str(tmp_path / "o"), "--B", "20", "--n-perm", "20", "--n-boot", "20", "--quiet")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    fct.test_eq(s["n_configs"], 48)
+    fct.test_eq(s["n_prompts"], 256)
+    assert "grid" in s["inputs"]["source"]
+    fct.test_eq(set(s["noise_ceiling"]), {"math", "reasoning", "overall"})
+    fct.test_eq(set(s["spearman_within"]["loo"]), {"math", "reasoning", "mean"})

@@ -177,8 +177,8 @@ def test_cli_demo_without_suite(tmp_path):
 
 @pytest.mark.skipif(not HAVE_SUITE, reason="the shipped real suite is not available")
 def test_cli_demo(tmp_path, runs):
-    "`bon-lit demo` = `run_report` on the shipped suite with default settings: the same summary, a full report."
-    r = _cli("demo", "--out", str(tmp_path / "demo"))
+    "`bon-lit demo --suite legacy` = `run_report` on the shipped legacy suite with default settings: the same summary, a full report."
+    r = _cli("demo", "--suite", "legacy", "--out", str(tmp_path / "demo"))     # `runs` are on the legacy suite
     assert r.returncode == 0, r.stderr
     assert "spearman" in r.stdout.lower() and "report.html" in r.stdout
     s = json.loads((tmp_path / "demo" / "summary.json").read_text())
