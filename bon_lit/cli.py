@@ -180,14 +180,16 @@ def _add_core(sub):
 
 # %% ../nbs/10_cli.ipynb #6295709f
 def _cmd_posttrain(args) -> int:
-    from bon_lit.posttrain import build_checkpoint, recorded_hash
+    from bon_lit.posttrain import build_checkpoint, hash_verdict, record_hash
     meta = build_checkpoint(args.family, args.method, args.root, progress=not args.quiet, force=args.force)
     sha = meta.get("weights_sha256")
-    known = recorded_hash(args.family, args.method)
-    status = ("shipped model" if sha is None else "no recorded hash" if known is None else
-              "matches the recorded hash" if known == sha else f"DIFFERS from the recorded hash {known[:16]}")
+    status, ok = hash_verdict(args.family, args.method, sha, meta.get("cpu"))
     print(f"{args.family}/{args.method}: weights sha256 {sha} ({status})")
-    return 0 if known in (None, sha) else 1
+    if args.record and sha is not None and ok is None:
+        if "cpu" not in meta: raise SystemExit("error: this checkpoint was built before CPU signatures were recorded; rebuild it with --force to --record")
+        record_hash(meta, add_cpu=True)
+        print(f"recorded for CPU type {meta['cpu']['key']} in bon_lit/data/posttrain_hashes.json")
+    return 1 if ok is False else 0
 
 # %% ../nbs/10_cli.ipynb #1b41f77c
 def _add_posttrain(sub):
@@ -197,13 +199,15 @@ def _add_posttrain(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Build the checkpoint FAMILY/METHOD (and its parents) from its recipe in "
                                    "nbs/06b_posttrain.ipynb; a checkpoint whose recipe fingerprint matches is reused. "
-                                   "Prints the weight hash and whether it matches the recorded one.",
+                                   "Prints the weight hash and whether it matches the one recorded for this CPU type.",
                        epilog="example:\n  bon-lit posttrain --family smollm2 --method sft")
     p.add_argument("--family", required=True, choices=list(FAMILIES))
     p.add_argument("--method", required=True, choices=list(METHODS))
     p.add_argument("--root", default=None, help="checkpoint folder (default $BON_LIT_CHECKPOINTS or ~/.cache/bon_lit/checkpoints)")
     p.add_argument("--force", action="store_true", help="rebuild even when a checkpoint with the same recipe exists")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--record", action="store_true",
+                   help="if this CPU type has no recorded hash for the recipe, record this build's (in the package data)")
     p.set_defaults(func=_cmd_posttrain)
 
 # %% ../nbs/10_cli.ipynb #126d4e66

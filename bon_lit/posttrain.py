@@ -13,7 +13,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['FAMILIES', 'METHODS', 'RECIPE_VERSION', 'RECIPES', 'HASHES_FILE', 'Recipe', 'recorded_hash', 'record_hash',
-           'get_recipe', 'weights_sha256', 'Interrupted', 'self_samples', 'checkpoint_meta', 'build_checkpoint']
+           'get_recipe', 'weights_sha256', 'cpu_signature', 'hash_verdict', 'Interrupted', 'self_samples',
+           'checkpoint_meta', 'build_checkpoint']
 
 # %% ../nbs/06b_posttrain.ipynb #9251bc32
 FAMILIES = {"smollm2": "SmolLM2-135M-Instruct", "gemma3": "gemma-3-270m"}
@@ -91,17 +92,37 @@ HASHES_FILE = (Path(__file__).parent if "__file__" in globals() else Path("../bo
 
 def recorded_hash(family: str, method: str) -> str | None:
     "The weight hash recorded when this recipe was first built (None if never recorded or the recipe changed since)."
-    rec = json.loads(HASHES_FILE.read_text()).get(f"{family}/{method}") if HASHES_FILE.exists() else None
-    return rec["weights_sha256"] if rec and rec.get("fingerprint") == get_recipe(family, method).fingerprint() else None
+    rec = _hash_record(family, method)
+    return rec["weights_sha256"] if rec else None
 
-def record_hash(meta: dict, path=None) -> None:
-    "Record a built checkpoint's weight hash (with its recipe fingerprint, build time and versions) in `HASHES_FILE`."
+def _hash_record(family: str, method: str, path=None) -> dict | None:
+    "The recorded entry of `family/method` (None if never recorded or the recipe changed since it was recorded)."
+    path = Path(path or HASHES_FILE)
+    rec = json.loads(path.read_text()).get(f"{family}/{method}") if path.exists() else None
+    return rec if rec and rec.get("fingerprint") == get_recipe(family, method).fingerprint() else None
+
+def record_hash(meta: dict, path=None, add_cpu: bool = False) -> None:
+    """Record a built checkpoint's weight hash (with its recipe fingerprint, build time, versions and CPU signature) in
+    `HASHES_FILE`. `add_cpu`: keep the first record and add this hash for this build's CPU type (`by_cpu`) — bf16
+    kernels differ between instruction sets, so each CPU type has its own reproducible hash (see below)."""
     from bon_lit.schema import atomic_write
     path = Path(path or HASHES_FILE)
     recs = json.loads(path.read_text()) if path.exists() else {}
     r = meta["recipe"]
-    recs[f"{r['family']}/{r['method']}"] = {k: meta[k] for k in ("fingerprint", "weights_sha256", "seconds", "torch",
-                                                                 "transformers", "threads")}
+    key, cpu = f"{r['family']}/{r['method']}", meta.get("cpu") or {}
+    old = recs.get(key)
+    if add_cpu and old and old.get("fingerprint") == meta["fingerprint"]:
+        if old.get("cpu", {}).get("key") == cpu.get("key") and old["weights_sha256"] != meta["weights_sha256"]:
+            raise ValueError(f"{key}: this CPU type ({cpu.get('key')}) already has a different recorded hash "
+                             f"{old['weights_sha256'][:16]}: a rebuild that differs on the same CPU type is a bug, not a variant")
+        byc = old.setdefault("by_cpu", {})
+        if byc.get(cpu.get("key"), meta["weights_sha256"]) != meta["weights_sha256"]:
+            raise ValueError(f"{key}: this CPU type ({cpu.get('key')}) already has a different recorded hash "
+                             f"{byc[cpu.get('key')][:16]}")
+        byc[cpu.get("key", "unrecorded CPU")] = meta["weights_sha256"]
+    else:
+        recs[key] = {k: meta[k] for k in ("fingerprint", "weights_sha256", "seconds", "torch", "transformers", "threads")}
+        if cpu: recs[key]["cpu"] = cpu
     atomic_write(path, lambda f: f.write(json.dumps(recs, indent=1, sort_keys=True).encode()))
 
 def get_recipe(family: str, method: str) -> Recipe:
@@ -126,6 +147,48 @@ def weights_sha256(model) -> str:
 def _log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
+
+# %% ../nbs/06b_posttrain.ipynb #1de3c7a0
+_BF16_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+def cpu_signature(cpuinfo: str | None = None) -> dict:
+    """What decides the bf16 kernels a build runs: architecture, vendor, PyTorch's CPU capability, the vector/bf16
+    instruction flags present, and any `ONEDNN_MAX_CPU_ISA` / `MKL_CBWR` cap. `key` joins them; builds with equal keys
+    are expected to give equal weights. `cpuinfo`: the text of /proc/cpuinfo (read from the machine when None)."""
+    import platform, torch
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: cpuinfo = ""
+    first = {}
+    for line in cpuinfo.split("\n\n")[0].splitlines():     # the first processor's block describes them all
+        k, _, v = line.partition(":")
+        first[k.strip()] = v.strip()
+    flags = set(first.get("flags", "").split())
+    isa = [f for f in _BF16_FLAGS if f in flags]
+    cap, cbwr = os.environ.get("ONEDNN_MAX_CPU_ISA"), os.environ.get("MKL_CBWR")
+    parts = [platform.machine(), first.get("vendor_id", "?"), torch.backends.cpu.get_cpu_capability(), "+".join(isa) or "-"]
+    parts += [f"onednn<={cap}"] if cap else []
+    parts += [f"mkl_cbwr={cbwr}"] if cbwr else []
+    return {"key": "/".join(parts), "machine": platform.machine(), "vendor": first.get("vendor_id"),
+            "model": first.get("model name"), "torch_capability": torch.backends.cpu.get_cpu_capability(),
+            "flags": isa, "onednn_max_cpu_isa": cap, "mkl_cbwr": cbwr}
+
+# %% ../nbs/06b_posttrain.ipynb #b012931b
+def hash_verdict(family: str, method: str, sha: str | None, cpu: dict | None = None, path=None) -> tuple[str, bool | None]:
+    """(message, ok) for a build of `family/method` with weight hash `sha` on CPU type `cpu` (this machine's when None):
+    ok True = matches a recorded hash; False = differs from the hash recorded for this very CPU type; None = nothing
+    to compare with (no record for this recipe, or none for this CPU type)."""
+    if sha is None: return "shipped model", True
+    rec = _hash_record(family, method, path)
+    if rec is None: return "no recorded hash", None
+    key = (cpu or cpu_signature())["key"]
+    known = {rec.get("cpu", {}).get("key", "an unrecorded CPU type"): rec["weights_sha256"], **rec.get("by_cpu", {})}
+    for k, h in known.items():
+        if h == sha: return f"matches the hash recorded on {k}", True
+    if key in known: return f"DIFFERS from the hash recorded on this CPU type ({key}): {known[key][:16]}", False
+    others = "; ".join(f"{h[:16]} on {k}" for k, h in known.items())
+    return (f"differs from the recorded hash ({others}); this CPU type ({key}) has none recorded: bf16 kernels differ "
+            f"between instruction sets (nbs/06b_posttrain.ipynb); `--record` adds this one"), None
 
 # %% ../nbs/06b_posttrain.ipynb #b79c8806
 def _examples(recipe: Recipe, split="train", seed=None, n=None) -> pd.DataFrame:
@@ -409,12 +472,11 @@ def build_checkpoint(family: str, method: str, root=None, progress: bool = True,
     meta = {"recipe": asdict(r), "fingerprint": r.fingerprint(), "model": r.model_name, "weights_sha256": sha,
             "parent": r.parent, "parent_sha256": pmeta["weights_sha256"] if pmeta else None,
             "base_model_file_sha256": None, "data": data, "train": log, "seconds": round(time.perf_counter() - t0, 1),
-            "torch": torch.__version__, "transformers": transformers.__version__, "threads": r.threads}
+            "torch": torch.__version__, "transformers": transformers.__version__, "threads": r.threads,
+            "cpu": cpu_signature()}
     _save(model, tok, d, meta)
-    known = recorded_hash(family, method)
-    meta["matches_recorded"] = None if known is None else known == sha
-    _log(f"built {r.key} in {meta['seconds']:.0f} s, weights sha256 {sha[:16]} "
-         f"({'no recorded hash' if known is None else 'matches the recorded hash' if known == sha else 'DIFFERS from the recorded hash'}), "
+    verdict, meta["matches_recorded"] = hash_verdict(family, method, sha, meta["cpu"])
+    _log(f"built {r.key} in {meta['seconds']:.0f} s, weights sha256 {sha[:16]} ({verdict}), "
          f"loss {log['loss_first']} -> {log['loss_last']}")
     return meta
 
