@@ -84,7 +84,7 @@ def _checkpoint_guard(work: Path, fam: str, meth: str, meta: dict) -> None:
                                f"under {work}/val/parts and {work}/rm/parts and its entry in {path} to resample it.")
         if key not in recs:
             recs[key] = {"weights_sha256": sha, "fingerprint": meta.get("fingerprint"), "recipe": meta.get("recipe"),
-                         "train_seconds": meta.get("seconds"), "data": meta.get("data"),
+                         "train_seconds": meta.get("seconds"), "data": meta.get("data"), "cpu": meta.get("cpu"),
                          "train": {k: (meta.get("train") or {}).get(k) for k in ("steps", "examples", "seconds", "loss_first", "loss_last")}}
     _update_json(path, check_or_add)
 
