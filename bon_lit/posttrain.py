@@ -101,6 +101,12 @@ def _hash_record(family: str, method: str, path=None) -> dict | None:
     rec = json.loads(path.read_text()).get(f"{family}/{method}") if path.exists() else None
     return rec if rec and rec.get("fingerprint") == get_recipe(family, method).fingerprint() else None
 
+_UNRECORDED_CPU = "an unrecorded CPU type"   # records made before builds kept their CPU signature
+
+def _known_hashes(rec: dict) -> dict:
+    "CPU-type key -> recorded hash: the first record's (under its CPU type) and any added per CPU type (`by_cpu`)."
+    return {rec.get("cpu", {}).get("key", _UNRECORDED_CPU): rec["weights_sha256"], **rec.get("by_cpu", {})}
+
 def record_hash(meta: dict, path=None, add_cpu: bool = False) -> None:
     """Record a built checkpoint's weight hash (with its recipe fingerprint, build time, versions and CPU signature) in
     `HASHES_FILE`. `add_cpu`: keep the first record and add this hash for this build's CPU type (`by_cpu`) — bf16
@@ -112,14 +118,11 @@ def record_hash(meta: dict, path=None, add_cpu: bool = False) -> None:
     key, cpu = f"{r['family']}/{r['method']}", meta.get("cpu") or {}
     old = recs.get(key)
     if add_cpu and old and old.get("fingerprint") == meta["fingerprint"]:
-        if old.get("cpu", {}).get("key") == cpu.get("key") and old["weights_sha256"] != meta["weights_sha256"]:
-            raise ValueError(f"{key}: this CPU type ({cpu.get('key')}) already has a different recorded hash "
-                             f"{old['weights_sha256'][:16]}: a rebuild that differs on the same CPU type is a bug, not a variant")
-        byc = old.setdefault("by_cpu", {})
-        if byc.get(cpu.get("key"), meta["weights_sha256"]) != meta["weights_sha256"]:
-            raise ValueError(f"{key}: this CPU type ({cpu.get('key')}) already has a different recorded hash "
-                             f"{byc[cpu.get('key')][:16]}")
-        byc[cpu.get("key", "unrecorded CPU")] = meta["weights_sha256"]
+        ck = cpu.get("key", _UNRECORDED_CPU)
+        if _known_hashes(old).get(ck, meta["weights_sha256"]) != meta["weights_sha256"]:
+            raise ValueError(f"{key}: this CPU type ({ck}) already has a different recorded hash "
+                             f"{_known_hashes(old)[ck][:16]}: a rebuild that differs on the same CPU type is a bug, not a variant")
+        old.setdefault("by_cpu", {})[ck] = meta["weights_sha256"]
     else:
         recs[key] = {k: meta[k] for k in ("fingerprint", "weights_sha256", "seconds", "torch", "transformers", "threads")}
         if cpu: recs[key]["cpu"] = cpu
@@ -166,11 +169,12 @@ def cpu_signature(cpuinfo: str | None = None) -> dict:
     flags = set(first.get("flags", "").split())
     isa = [f for f in _BF16_FLAGS if f in flags]
     cap, cbwr = os.environ.get("ONEDNN_MAX_CPU_ISA"), os.environ.get("MKL_CBWR")
-    parts = [platform.machine(), first.get("vendor_id", "?"), torch.backends.cpu.get_cpu_capability(), "+".join(isa) or "-"]
+    machine, capability = platform.machine(), torch.backends.cpu.get_cpu_capability()
+    parts = [machine, first.get("vendor_id", "?"), capability, "+".join(isa) or "-"]
     parts += [f"onednn<={cap}"] if cap else []
     parts += [f"mkl_cbwr={cbwr}"] if cbwr else []
-    return {"key": "/".join(parts), "machine": platform.machine(), "vendor": first.get("vendor_id"),
-            "model": first.get("model name"), "torch_capability": torch.backends.cpu.get_cpu_capability(),
+    return {"key": "/".join(parts), "machine": machine, "vendor": first.get("vendor_id"),
+            "model": first.get("model name"), "torch_capability": capability,
             "flags": isa, "onednn_max_cpu_isa": cap, "mkl_cbwr": cbwr}
 
 # %% ../nbs/06b_posttrain.ipynb #b012931b
@@ -182,7 +186,7 @@ def hash_verdict(family: str, method: str, sha: str | None, cpu: dict | None = N
     rec = _hash_record(family, method, path)
     if rec is None: return "no recorded hash", None
     key = (cpu or cpu_signature())["key"]
-    known = {rec.get("cpu", {}).get("key", "an unrecorded CPU type"): rec["weights_sha256"], **rec.get("by_cpu", {})}
+    known = _known_hashes(rec)
     for k, h in known.items():
         if h == sha: return f"matches the hash recorded on {k}", True
     if key in known: return f"DIFFERS from the hash recorded on this CPU type ({key}): {known[key][:16]}", False
