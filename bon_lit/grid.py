@@ -245,6 +245,7 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
     from bon_lit.grade import grade_samples
     from bon_lit.reward import train_verifier
     from bon_lit.cpu import checkpoint_root
+    from bon_lit.posttrain import cpu_signature   # ORM weights, like checkpoints', are reproducible per CPU type
     from bon_lit.schema import atomic_write
     work = Path(work); spec = spec or ORMSpec()
     samples, configs = read_pass(work, "rm")
@@ -302,7 +303,7 @@ def grid_orm(work="grid_build", holdout_checkpoints=("smollm2/sft_lora", "gemma3
            "train_checkpoints": trained, "test_checkpoints": sorted(set(ckpt[test.index])), "grading": g.attrs.get("grading"),
            "baselines": {"cheap_verifier": _auroc_table(cheap, "reward", ckpt, trained),
                          "majority_vote": _auroc_table(maj, "reward", ckpt, trained)},
-           "provenance": provenance(stage="grid_orm")}
+           "provenance": provenance(stage="grid_orm", cpu=cpu_signature())}
     atomic_write(work / "orm.json", lambda f: f.write(json.dumps(res, indent=1, sort_keys=True, default=str).encode()))
     return res
 
